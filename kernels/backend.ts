@@ -1,0 +1,98 @@
+/**
+ * The backend interface every implementation (WebAssembly, TypeScript) provides, and the
+ * options shared by the kernels' public functions.
+ * @module
+ */
+import type { Csr } from "./csr.ts";
+import type { Dense } from "./dense.ts";
+import type { Conv1x1Plan } from "./pack.ts";
+import type { NumberArray } from "./validate.ts";
+
+/**
+ * How a backend computes: WebAssembly with relaxed SIMD (fused multiply-add), WebAssembly
+ * SIMD, scalar WebAssembly, or plain TypeScript.
+ */
+export type Flavour = "relaxed" | "simd" | "scalar" | "js";
+
+/** Every flavour, fastest first. */
+export const FLAVOURS: readonly Flavour[] = Object.freeze(["relaxed", "simd", "scalar", "js"]);
+
+/** Options of a dense product: bias per output row, output clamp, and a destination. */
+export interface GemmOptions {
+  /** Added to every element of row i; `a.rows` finite values. Default none. */
+  readonly bias?: NumberArray;
+  /** Lower clamp of the result; default -Infinity. */
+  readonly min?: number;
+  /** Upper clamp of the result; default +Infinity. */
+  readonly max?: number;
+  /** Where to write the result (`a.rows x b.cols`); it is returned. Default: a fresh Dense. */
+  readonly out?: Dense;
+}
+
+/** Options of a dense product between resident tensors. */
+export interface ResidentGemmOptions extends Omit<GemmOptions, "out"> {
+  /** The resident destination, `a.rows x b.cols`. */
+  readonly out: Tensor;
+}
+
+/**
+ * A Plan whose weights a backend has copied into its own memory, so that runs skip the copy.
+ * Release it with `dispose()` (or a `using` declaration); a disposed plan throws if used.
+ */
+export interface PreparedPlan extends Disposable {
+  /** The plan it was prepared from. */
+  readonly plan: Conv1x1Plan;
+  /** The flavour of the backend that holds it. */
+  readonly flavour: Flavour;
+  /** The backend that holds it. */
+  readonly backend: Backend;
+  /** Whether `dispose()` has been called. */
+  readonly disposed: boolean;
+  /** Frees the backend memory. Idempotent. */
+  dispose(): void;
+}
+
+/**
+ * A matrix that lives in a backend's own memory (WebAssembly memory for the wasm flavours), so
+ * that a chain of kernels runs with no copies between steps. Copy in with
+ * {@link Backend.upload}, out with `read()`; free with `dispose()` or `using`.
+ */
+export interface Tensor extends Disposable {
+  /** Number of rows (channels). */
+  readonly rows: number;
+  /** Number of columns (pixels). */
+  readonly cols: number;
+  /** The flavour of the backend that holds it. */
+  readonly flavour: Flavour;
+  /** Whether `dispose()` has been called. */
+  readonly disposed: boolean;
+  /** Copies the contents out into `out`, or a fresh Dense. */
+  read(out?: Dense): Dense;
+  /** Frees the backend memory. Idempotent. */
+  dispose(): void;
+}
+
+/**
+ * A set of kernels bound to one implementation. Obtain one from {@link init}; it is an
+ * ordinary value, holds no global state, and may be used by many callers.
+ */
+export interface Backend {
+  /** Which implementation this is. */
+  readonly flavour: Flavour;
+  /** Copies a Plan's weights into this backend's memory, once, for many runs. */
+  prepare(plan: Conv1x1Plan): PreparedPlan;
+  /** Copies a Dense into this backend's memory. */
+  upload(d: Dense): Tensor;
+  /** Allocates a zero-filled `[rows x cols]` tensor in this backend's memory. */
+  alloc(rows: number, cols: number): Tensor;
+  /** Sparse 1x1 convolution: `[cin x pixels] -> [cout x pixels]`, see {@link conv1x1}. */
+  conv1x1(plan: Conv1x1Plan | PreparedPlan, x: Dense, out?: Dense): Dense;
+  /** Sparse 1x1 convolution between resident tensors: no copies at all. Returns `out`. */
+  conv1x1(plan: Conv1x1Plan | PreparedPlan, x: Tensor, out: Tensor): Tensor;
+  /** Sparse times dense, `C = A B`, see {@link spmm}. */
+  spmm(a: Csr, b: Dense, out?: Dense): Dense;
+  /** Dense product with fused bias and clamp, see {@link gemm}. */
+  gemm(a: Dense, b: Dense, options?: GemmOptions): Dense;
+  /** Dense product between resident tensors (`out` required in the options). Returns `out`. */
+  gemm(a: Tensor, b: Tensor, options: ResidentGemmOptions): Tensor;
+}

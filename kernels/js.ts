@@ -1,0 +1,314 @@
+/**
+ * The TypeScript backend: the same packed-plan algorithm as the WebAssembly kernels, in plain
+ * loops. It runs wherever JavaScript does and is the fallback when WebAssembly is missing.
+ * @module
+ */
+import type { Backend, GemmOptions, PreparedPlan, ResidentGemmOptions, Tensor } from "./backend.ts";
+import { checkCsr, type Csr } from "./csr.ts";
+import { checkDense, checkOut, type Dense, dense } from "./dense.ts";
+import { BackendError, ShapeError, ValueError } from "./errors.ts";
+import { checkActivation, type Conv1x1Plan, packConv1x1 } from "./pack.ts";
+import { checkPlan } from "./plan_check.ts";
+import { checkLength, checkNumber, checkProduct, checkSize, toFloat32 } from "./validate.ts";
+
+/** @internal Resolves the destination of a result: the caller's `out`, checked, or a fresh Dense. */
+export function destination(out: Dense | undefined, rows: number, cols: number): Dense {
+  return out === undefined ? dense(rows, cols) : checkOut(out, rows, cols);
+}
+
+/** @internal Validated gemm arguments: shapes agree, bias and clamp are sane. */
+export function gemmArgs(
+  a: Dense,
+  b: Dense,
+  options: Omit<GemmOptions, "out">,
+  resident = false,
+): {
+  bias: Float32Array | undefined;
+  min: number;
+  max: number;
+} {
+  if (!resident) {
+    checkDense("a", a);
+    checkDense("b", b);
+  }
+  if (a.cols !== b.rows) {
+    throw new ShapeError({ argument: "b.rows", value: b.rows }, `must equal a.cols = ${a.cols}`);
+  }
+  const bias = options.bias === undefined
+    ? undefined
+    : toFloat32("options.bias", checkLength("options.bias", options.bias, a.rows));
+  const min = options.min === undefined ? -Infinity : checkNumber("options.min", options.min, true);
+  const max = options.max === undefined ? Infinity : checkNumber("options.max", options.max, true);
+  if (min > max) {
+    throw new ValueError(
+      { argument: "options.min", value: min },
+      `must not exceed options.max = ${max}`,
+    );
+  }
+  return { bias, min, max };
+}
+
+/** @internal Unwraps a plan or prepared plan, checking it was prepared by `flavour`. */
+export function unwrapPlan(p: Conv1x1Plan | PreparedPlan, flavour: string): Conv1x1Plan {
+  if (p !== null && typeof p === "object" && "plan" in p && "dispose" in p) {
+    if (p.disposed) {
+      throw new BackendError(
+        { argument: "plan", value: "disposed" },
+        "this PreparedPlan was disposed",
+      );
+    }
+    if (p.flavour !== flavour) {
+      throw new BackendError(
+        { argument: "plan", value: p.flavour },
+        `was prepared by another backend (${p.flavour}), not ${flavour}`,
+      );
+    }
+    return p.plan;
+  }
+  return p as Conv1x1Plan;
+}
+
+function runPlan(plan: Conv1x1Plan, x: Float32Array, pixels: number, y: Float32Array): void {
+  const acc = new Float64Array(4 * pixels);
+  for (const s of plan.sections) {
+    const { block: b, weights, dmap, nnzmap } = s;
+    let w = 0;
+    let d = 0;
+    let channel = s.first;
+    for (let g = 0; g < s.groups; g++) {
+      for (let c = 0; c < b; c++) acc.fill(weights[w + c], c * pixels, (c + 1) * pixels);
+      w += b;
+      for (let k = 0; k < nnzmap[g]; k++) {
+        const row = channel * pixels;
+        for (let c = 0; c < b; c++) {
+          const v = weights[w + c];
+          if (v === 0) continue;
+          const base = c * pixels;
+          for (let p = 0; p < pixels; p++) acc[base + p] += v * x[row + p];
+        }
+        w += b;
+        channel += dmap[d++];
+      }
+      const out0 = (s.channelStart + g * b) * pixels;
+      for (let i = 0; i < b * pixels; i++) {
+        y[out0 + i] = Math.min(Math.max(acc[i], plan.min), plan.max);
+      }
+    }
+  }
+}
+
+function prepareJs(plan: Conv1x1Plan): PreparedPlan {
+  checkPlan(plan);
+  let disposed = false;
+  const handle: PreparedPlan = {
+    plan,
+    flavour: "js",
+    backend: jsBackend,
+    get disposed() {
+      return disposed;
+    },
+    dispose() {
+      disposed = true;
+    },
+    [Symbol.dispose]() {
+      disposed = true;
+    },
+  };
+  return handle;
+}
+
+// The JS backend's resident tensors are plain arrays held here.
+const store = new WeakMap<Tensor, Float32Array>();
+
+function makeTensor(rows: number, cols: number): Tensor {
+  checkSize("rows", rows);
+  checkSize("cols", cols);
+  const data = new Float32Array(checkProduct("rows * cols", rows, cols));
+  let disposed = false;
+  const tensor: Tensor = {
+    rows,
+    cols,
+    flavour: "js",
+    get disposed() {
+      return disposed;
+    },
+    read(out?: Dense): Dense {
+      tensorData(tensor, "tensor");
+      const y = destination(out, rows, cols);
+      y.data.set(data);
+      return y;
+    },
+    dispose() {
+      disposed = true;
+    },
+    [Symbol.dispose]() {
+      disposed = true;
+    },
+  };
+  store.set(tensor, data);
+  return tensor;
+}
+
+function tensorData(t: Tensor, argument: string): Float32Array {
+  const data = store.get(t);
+  if (data === undefined) {
+    throw new BackendError(
+      { argument, value: t.flavour },
+      "is a tensor of another backend, not the js one",
+    );
+  }
+  if (t.disposed) {
+    throw new BackendError({ argument, value: "disposed" }, "this tensor was disposed");
+  }
+  return data;
+}
+
+/** @internal Whether a value is a resident Tensor rather than a Dense. */
+export function isTensor(v: unknown): v is Tensor {
+  return v !== null && typeof v === "object" && "read" in v && "dispose" in v;
+}
+
+function conv1x1(p: Conv1x1Plan | PreparedPlan, x: Dense, out?: Dense): Dense;
+function conv1x1(p: Conv1x1Plan | PreparedPlan, x: Tensor, out: Tensor): Tensor;
+function conv1x1(
+  p: Conv1x1Plan | PreparedPlan,
+  x: Dense | Tensor,
+  out?: Dense | Tensor,
+): Dense | Tensor {
+  const plan = unwrapPlan(p, "js");
+  if (p === plan) checkPlan(plan);
+  if (isTensor(x) !== isTensor(out)) {
+    throw new BackendError(
+      { argument: "out", value: out },
+      "x and out must both be Dense or both be resident tensors",
+    );
+  }
+  if (isTensor(x)) {
+    const o = out as Tensor;
+    if (x.rows !== plan.cin) {
+      throw new ShapeError(
+        { argument: "x.rows", value: x.rows },
+        `expected plan.cin = ${plan.cin} input channels`,
+      );
+    }
+    if (o.rows !== plan.cout || o.cols !== x.cols) {
+      throw new ShapeError(
+        { argument: "out", value: `${o.rows}x${o.cols}` },
+        `expected shape ${plan.cout}x${x.cols}`,
+      );
+    }
+    const xd = tensorData(x, "x");
+    const yd = tensorData(o, "out");
+    const tmp = xd === yd ? new Float32Array(yd.length) : yd;
+    runPlan(plan, xd, x.cols, tmp);
+    if (tmp !== yd) yd.set(tmp);
+    return o;
+  }
+  checkActivation(plan, x);
+  const y = destination(out as Dense | undefined, plan.cout, x.cols);
+  const tmp = y.data === x.data ? new Float32Array(y.data.length) : y.data;
+  runPlan(plan, x.data, x.cols, tmp);
+  if (tmp !== y.data) y.data.set(tmp);
+  return y;
+}
+
+function denseGemm(
+  a: Float32Array,
+  b: Float32Array,
+  m: number,
+  k: number,
+  n: number,
+  bias: Float32Array | undefined,
+  min: number,
+  max: number,
+): Float32Array {
+  const res = new Float32Array(m * n);
+  const acc = new Float64Array(n);
+  for (let i = 0; i < m; i++) {
+    acc.fill(bias === undefined ? 0 : bias[i]);
+    for (let p = 0; p < k; p++) {
+      const v = a[i * k + p];
+      const row = p * n;
+      for (let j = 0; j < n; j++) acc[j] += v * b[row + j];
+    }
+    for (let j = 0; j < n; j++) res[i * n + j] = Math.min(Math.max(acc[j], min), max);
+  }
+  return res;
+}
+
+function gemm(a: Dense, b: Dense, options?: GemmOptions): Dense;
+function gemm(a: Tensor, b: Tensor, options: ResidentGemmOptions): Tensor;
+function gemm(
+  a: Dense | Tensor,
+  b: Dense | Tensor,
+  options: GemmOptions | ResidentGemmOptions = {},
+): Dense | Tensor {
+  const resident = isTensor(a);
+  if (resident !== isTensor(b) || resident !== isTensor(options.out)) {
+    throw new BackendError(
+      { argument: "options.out", value: options.out },
+      "a, b and out must all be Dense or all be resident tensors (out is required for tensors)",
+    );
+  }
+  const { bias, min, max } = gemmArgs(a as Dense, b as Dense, options, resident);
+  const m = a.rows, k = a.cols, n = b.cols;
+  if (resident) {
+    const out = options.out as Tensor;
+    if (out.rows !== m || out.cols !== n) {
+      throw new ShapeError(
+        { argument: "options.out", value: `${out.rows}x${out.cols}` },
+        `expected shape ${m}x${n}`,
+      );
+    }
+    const res = denseGemm(
+      tensorData(a as Tensor, "a"),
+      tensorData(b as Tensor, "b"),
+      m,
+      k,
+      n,
+      bias,
+      min,
+      max,
+    );
+    tensorData(out, "options.out").set(res);
+    return out;
+  }
+  const y = destination(options.out as Dense | undefined, m, n);
+  y.data.set(denseGemm((a as Dense).data, (b as Dense).data, m, k, n, bias, min, max));
+  return y;
+}
+
+/**
+ * The TypeScript backend. Always available, needs no initialisation; slower than the
+ * WebAssembly flavours that {@link init} finds.
+ *
+ * @example
+ * ```ts
+ * import { csr, dense, jsBackend } from "@sparsekit/core";
+ * import assert from "node:assert/strict";
+ *
+ * const c = jsBackend.spmm(csr(1, 2, [0, 1], [1], [2]), dense(2, 1, [5, 7]));
+ * assert.deepEqual([...c.data], [14]);
+ * ```
+ */
+export const jsBackend: Backend = Object.freeze({
+  flavour: "js" as const,
+  upload(d: Dense): Tensor {
+    checkDense("d", d);
+    const t = makeTensor(d.rows, d.cols);
+    store.get(t)!.set(d.data);
+    return t;
+  },
+  alloc: makeTensor,
+  prepare: prepareJs,
+  conv1x1,
+  spmm(a: Csr, b: Dense, out?: Dense): Dense {
+    checkCsr("a", a);
+    checkDense("b", b);
+    if (a.cols !== b.rows) {
+      throw new ShapeError({ argument: "b.rows", value: b.rows }, `must equal a.cols = ${a.cols}`);
+    }
+    return conv1x1(packConv1x1(a, { blockSize: 1 }), b, out);
+  },
+  gemm,
+});

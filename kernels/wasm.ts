@@ -1,0 +1,389 @@
+/**
+ * The WebAssembly backend: instantiates one kernel module (relaxed SIMD, SIMD or scalar),
+ * copies operands into its memory, runs the kernels and copies results out.
+ * @module
+ */
+import type {
+  Backend,
+  Flavour,
+  GemmOptions,
+  PreparedPlan,
+  ResidentGemmOptions,
+  Tensor,
+} from "./backend.ts";
+import { checkCsr, type Csr } from "./csr.ts";
+import { checkDense, type Dense } from "./dense.ts";
+import { BackendError, ShapeError } from "./errors.ts";
+import { destination, gemmArgs, isTensor, unwrapPlan } from "./js.ts";
+import { Arena, type Block } from "./memory.ts";
+import { checkActivation, type Conv1x1Plan, packConv1x1, type PlanSection } from "./pack.ts";
+import { checkPlan } from "./plan_check.ts";
+import { checkProduct, checkSize } from "./validate.ts";
+
+/** The exports of as/index.ts. */
+interface Exports {
+  memory: WebAssembly.Memory;
+  heapBase(): number;
+  flavour(): number;
+  spmm1: SpmmKernel;
+  spmm2: SpmmKernel;
+  spmm4: SpmmKernel;
+  gemm(
+    m: number,
+    k: number,
+    n: number,
+    a: number,
+    b: number,
+    bias: number,
+    c: number,
+    min: number,
+    max: number,
+    scratch: number,
+  ): void;
+  gemmScratchBytes(m: number, k: number, n: number): number;
+}
+
+type SpmmKernel = (
+  pixels: number,
+  x: number,
+  xStride: number,
+  y: number,
+  yStride: number,
+  groups: number,
+  w: number,
+  dmap: number,
+  nnzmap: number,
+  first: number,
+  min: number,
+  max: number,
+) => void;
+
+const CODES: Record<number, Flavour> = { 2: "relaxed", 1: "simd", 0: "scalar" };
+
+interface Uploaded {
+  readonly section: PlanSection;
+  readonly w: Block;
+  readonly dmap: Block;
+  readonly nnzmap: Block;
+}
+
+/**
+ * Builds a backend over an instantiated kernel module.
+ * @internal Use {@link init}.
+ */
+export function wasmBackend(instance: WebAssembly.Instance): Backend {
+  const ex = instance.exports as unknown as Exports;
+  for (const name of ["memory", "heapBase", "flavour", "spmm1", "spmm2", "spmm4"]) {
+    if (!(name in ex)) {
+      throw new BackendError(
+        { argument: "module", value: name },
+        "is not a sparsekit kernel module (export missing)",
+      );
+    }
+  }
+  const flavour = CODES[ex.flavour()];
+  const arena = new Arena(ex.memory, ex.heapBase());
+  const kernels: Record<number, SpmmKernel> = { 1: ex.spmm1, 2: ex.spmm2, 4: ex.spmm4 };
+
+  function copyIn(
+    data: ArrayLike<number> & { length: number },
+    T: Float32ArrayConstructor | Int32ArrayConstructor | Uint32ArrayConstructor,
+  ): Block {
+    const block = arena.alloc(data.length * 4);
+    new T(arena.buffer, block.ptr, data.length).set(data);
+    return block;
+  }
+
+  function upload(plan: Conv1x1Plan): Uploaded[] {
+    const done: Uploaded[] = [];
+    try {
+      for (const s of plan.sections) {
+        const w = copyIn(s.weights, Float32Array);
+        done.push({
+          section: s,
+          w,
+          dmap: copyIn(s.dmap, Int32Array),
+          nnzmap: copyIn(s.nnzmap, Uint32Array),
+        });
+      }
+    } catch (e) {
+      release(done);
+      throw e;
+    }
+    return done;
+  }
+
+  function release(u: Uploaded[]): void {
+    for (const { w, dmap, nnzmap } of u) {
+      arena.free(nnzmap);
+      arena.free(dmap);
+      arena.free(w);
+    }
+    u.length = 0;
+  }
+
+  // Resident tensors made by this backend, with their memory.
+  const tensors = new WeakMap<Tensor, Block>();
+  const registry = new FinalizationRegistry<() => void>((free) => free());
+
+  function makeTensor(rows: number, cols: number): Tensor {
+    checkSize("rows", rows);
+    checkSize("cols", cols);
+    const n = checkProduct("rows * cols", rows, cols);
+    const block = arena.alloc(n * 4);
+    arena.f32(block, n).fill(0);
+    let disposed = false;
+    const tensor: Tensor = {
+      rows,
+      cols,
+      flavour,
+      get disposed() {
+        return disposed;
+      },
+      read(out?: Dense): Dense {
+        live(tensor, "tensor");
+        const y = destination(out, rows, cols);
+        y.data.set(arena.f32(block, n));
+        return y;
+      },
+      dispose() {
+        if (disposed) return;
+        disposed = true;
+        registry.unregister(tensor);
+        arena.free(block);
+      },
+      [Symbol.dispose]() {
+        tensor.dispose();
+      },
+    };
+    tensors.set(tensor, block);
+    registry.register(tensor, () => arena.free(block), tensor);
+    return tensor;
+  }
+
+  function live(t: Tensor, argument: string): Block {
+    const block = tensors.get(t);
+    if (block === undefined) {
+      throw new BackendError(
+        { argument, value: t.flavour },
+        `is a tensor of another backend, not this ${flavour} one`,
+      );
+    }
+    if (t.disposed) {
+      throw new BackendError({ argument, value: "disposed" }, "this tensor was disposed");
+    }
+    return block;
+  }
+
+  /** A pointer to the operand's data in wasm memory, copying a Dense in (freed by `temps`). */
+  function operand(v: Dense | Tensor, argument: string, temps: Block[]): number {
+    if (isTensor(v)) return live(v, argument).ptr;
+    checkDense(argument, v);
+    const b = copyIn(v.data, Float32Array);
+    temps.push(b);
+    return b.ptr;
+  }
+
+  function withOperands<T>(body: (temps: Block[]) => T): T {
+    const temps: Block[] = [];
+    try {
+      return body(temps);
+    } finally {
+      for (let i = temps.length - 1; i >= 0; i--) arena.free(temps[i]);
+    }
+  }
+
+  function runPlan(
+    plan: Conv1x1Plan,
+    sections: Uploaded[],
+    x: Dense | Tensor,
+    out: Dense | Tensor | undefined,
+  ): Dense | Tensor {
+    if (!isTensor(x)) checkActivation(plan, x);
+    else if (x.rows !== plan.cin) {
+      throw new ShapeError(
+        { argument: "x.rows", value: x.rows },
+        `expected plan.cin = ${plan.cin} input channels`,
+      );
+    }
+    const pixels = x.cols;
+    if (isTensor(x) !== isTensor(out)) {
+      throw new BackendError(
+        { argument: "out", value: out },
+        "x and out must both be Dense or both be resident tensors",
+      );
+    }
+    const resident = isTensor(out);
+    if (resident && (out.rows !== plan.cout || out.cols !== pixels)) {
+      throw new ShapeError(
+        { argument: "out", value: `${out.rows}x${out.cols}` },
+        `expected shape ${plan.cout}x${pixels}`,
+      );
+    }
+    const y = resident ? out : destination(out as Dense | undefined, plan.cout, pixels);
+    const count = plan.cout * pixels;
+    if (count === 0) return y;
+    return withOperands((temps) => {
+      const xp = operand(x, "x", temps);
+      let yp: number;
+      if (resident) yp = live(out, "out").ptr;
+      else {
+        const yb = arena.alloc(count * 4);
+        temps.push(yb);
+        yp = yb.ptr;
+      }
+      const stride = pixels * 4;
+      for (const u of sections) {
+        const s = u.section;
+        kernels[s.block](
+          pixels,
+          xp,
+          stride,
+          yp + s.channelStart * stride,
+          stride,
+          s.groups,
+          u.w.ptr,
+          u.dmap.ptr,
+          u.nnzmap.ptr,
+          s.first,
+          plan.min,
+          plan.max,
+        );
+      }
+      if (!resident) (y as Dense).data.set(new Float32Array(arena.buffer, yp, count));
+      return y;
+    });
+  }
+
+  const prepared = new WeakMap<PreparedPlan, Uploaded[]>();
+
+  function conv1x1(p: Conv1x1Plan | PreparedPlan, x: Dense, out?: Dense): Dense;
+  function conv1x1(p: Conv1x1Plan | PreparedPlan, x: Tensor, out: Tensor): Tensor;
+  function conv1x1(
+    p: Conv1x1Plan | PreparedPlan,
+    x: Dense | Tensor,
+    out?: Dense | Tensor,
+  ): Dense | Tensor {
+    const plan = unwrapPlan(p, flavour);
+    if (p !== plan) {
+      const sections = prepared.get(p as PreparedPlan);
+      if (sections === undefined) {
+        throw new BackendError(
+          { argument: "plan", value: "foreign" },
+          "was not prepared by this backend",
+        );
+      }
+      return runPlan(plan, sections, x, out);
+    }
+    checkPlan(plan);
+    const sections = upload(plan);
+    try {
+      return runPlan(plan, sections, x, out);
+    } finally {
+      release(sections);
+    }
+  }
+
+  function gemm(a: Dense, b: Dense, options?: GemmOptions): Dense;
+  function gemm(a: Tensor, b: Tensor, options: ResidentGemmOptions): Tensor;
+  function gemm(
+    a: Dense | Tensor,
+    b: Dense | Tensor,
+    options: GemmOptions | ResidentGemmOptions = {},
+  ): Dense | Tensor {
+    const resident = isTensor(a);
+    if (resident !== isTensor(b) || resident !== isTensor(options.out)) {
+      throw new BackendError(
+        { argument: "options.out", value: options.out },
+        "a, b and out must all be Dense or all be resident tensors (out is required for tensors)",
+      );
+    }
+    const { bias, min, max } = gemmArgs(a as Dense, b as Dense, options, resident);
+    const m = a.rows, k = a.cols, n = b.cols;
+    if (resident) {
+      const out = options.out as Tensor;
+      if (out.rows !== m || out.cols !== n) {
+        throw new ShapeError(
+          { argument: "options.out", value: `${out.rows}x${out.cols}` },
+          `expected shape ${m}x${n}`,
+        );
+      }
+    }
+    const y = resident
+      ? options.out as Tensor
+      : destination(options.out as Dense | undefined, m, n);
+    if (m * n === 0) return y;
+    return withOperands((temps) => {
+      const ap = operand(a, "a", temps);
+      const bp = operand(b, "b", temps);
+      let biasp = 0;
+      if (bias !== undefined) {
+        const bb = copyIn(bias, Float32Array);
+        temps.push(bb);
+        biasp = bb.ptr;
+      }
+      let cp: number;
+      if (resident) cp = live(y as Tensor, "options.out").ptr;
+      else {
+        const cb = arena.alloc(m * n * 4);
+        temps.push(cb);
+        cp = cb.ptr;
+      }
+      const scratch = arena.alloc(ex.gemmScratchBytes(m, k, n));
+      temps.push(scratch);
+      ex.gemm(m, k, n, ap, bp, biasp, cp, min, max, scratch.ptr);
+      if (!resident) (y as Dense).data.set(new Float32Array(arena.buffer, cp, m * n));
+      return y;
+    });
+  }
+
+  const backend: Backend = {
+    flavour,
+    upload(d: Dense): Tensor {
+      checkDense("d", d);
+      const t = makeTensor(d.rows, d.cols);
+      arena.f32(tensors.get(t)!, d.data.length).set(d.data);
+      return t;
+    },
+    alloc: makeTensor,
+    prepare(plan: Conv1x1Plan): PreparedPlan {
+      checkPlan(plan);
+      const sections = upload(plan);
+      let disposed = false;
+      const handle: PreparedPlan = {
+        plan,
+        flavour,
+        backend,
+        get disposed() {
+          return disposed;
+        },
+        dispose() {
+          if (disposed) return;
+          disposed = true;
+          registry.unregister(handle);
+          release(sections);
+        },
+        [Symbol.dispose]() {
+          handle.dispose();
+        },
+      };
+      prepared.set(handle, sections);
+      registry.register(handle, () => release(sections), handle);
+      return handle;
+    },
+    conv1x1,
+    spmm(a: Csr, b: Dense, out?: Dense): Dense {
+      checkCsr("a", a);
+      checkDense("b", b);
+      if (a.cols !== b.rows) {
+        throw new ShapeError(
+          { argument: "b.rows", value: b.rows },
+          `must equal a.cols = ${a.cols}`,
+        );
+      }
+      return conv1x1(packConv1x1(a), b, out);
+    },
+    gemm,
+  };
+  return Object.freeze(backend);
+}
