@@ -49,8 +49,10 @@ export async function build(outDir: string): Promise<string[]> {
             return null;
           }
         },
-        writeFile: (f: string, contents: Uint8Array, base: string) => {
-          Deno.writeFileSync(f.startsWith("/") ? f : new URL(`${base}/${f}`, root), contents);
+        writeFile: (f: string, contents: string | Uint8Array, base: string) => {
+          const path = f.startsWith("/") ? f : new URL(`${base}/${f}`, root);
+          if (typeof contents === "string") Deno.writeTextFileSync(path, contents);
+          else Deno.writeFileSync(path, contents);
         },
         listFiles: () => [],
         stderr: { write: (s: string) => (stderr += s) },
