@@ -4,70 +4,140 @@
  * named locals, so V8 keeps them in registers. Run by `deno task build` before compiling;
  * tests/build_test.ts checks the committed file is what this script writes.
  *
+ * The kernels read one interleaved stream per plan section (laid out by kernels/wasm.ts from
+ * a PlanSection, see {@link CHUNK}): per block of B output channels, B biases, then the
+ * block's stored columns in chunks of U (U*B weights, then the U channel increments), then
+ * the n mod U leftover columns one at a time (B weights, then the increment). One pointer
+ * walks weights and increments together, and a chunk's weights come in with one vector
+ * load: without WebAssembly trap handlers (Deno does not enable them) V8 bounds-checks
+ * every memory access with a compare and a branch, so fewer loads per FMA is what counts.
+ *
  * Usage: deno run --allow-write as/gen_spmm.ts [--check]
  * @module
  */
 
-/** Main tile width (pixels) per block size: 8 accumulators (two-thirds of the 16 xmm registers). */
-export const MAIN_WIDTH: Record<number, number> = {
-  1: Number(Deno.env.get("SPMM_W1") ?? 32),
-  2: 16,
-  4: 8,
-};
+/** Main tile width, in 4-pixel vectors, per block size: B * V accumulators. */
+export const MAIN_VECTORS: Record<number, number> = { 1: 12, 2: 4, 4: 2 };
+/**
+ * Stored columns per chunk of the stream, per block size (exported to the host by
+ * `spmmChunk`). A chunk of 2 lets 2-channel blocks take both columns' weights in one vector
+ * load; 1-channel and 4-channel kernels measured fastest column by column (larger chunks
+ * made V8 spill accumulators).
+ */
+export const CHUNK: Record<number, number> = { 1: 1, 2: 2, 4: 1 };
 /** Scalar flavour: a 4-pixel main tile (B*4 f32 accumulators). */
 export const SCALAR_WIDTH = 4;
 
-/** The main width, then every power of two below it (the remainder tiles). */
-function widthsBelow(w: number): number[] {
-  const out: number[] = [w];
-  for (let x = 16; x >= 1; x >>= 1) if (x < w) out.push(x);
-  return out;
+/** Splat of lane `i` of an f32x4 (weights loaded as one vector). */
+function lane(m: string, i: number): string {
+  return `i32x4.shuffle(${m}, ${m}, ${i}, ${i}, ${i}, ${i})`;
 }
 
-/** One SIMD microkernel: `groups` blocks of `b` output channels over a `w`-pixel column. */
-function simdKernel(b: number, w: number): string {
-  const vecs = Math.max(1, w >> 2);
+/**
+ * One SIMD microkernel: `groups` blocks of `b` output channels over `v` vectors of `lanes`
+ * pixels (lanes < 4 only with v = 1, for rows of fewer than 4 pixels).
+ */
+function simdKernel(b: number, v: number, lanes = 4): string {
+  const u = CHUNK[b];
+  const chunkBytes = 4 * u * (b + 1);
+  const tailBytes = 4 * (b + 1);
+  const name = lanes === 4 ? `tile_b${b}_v${v}` : `tile_b${b}_p${lanes}`;
   const L: string[] = [];
-  L.push(`// ${b} output channel${b > 1 ? "s" : ""} x ${w} pixel${w > 1 ? "s" : ""} per step`);
-  L.push(`@inline function tile_b${b}_w${w}(`);
+  L.push(
+    `// ${b} output channel${b > 1 ? "s" : ""} x ${v * lanes} pixel${v * lanes > 1 ? "s" : ""}`,
+  );
+  L.push(`@inline function ${name}(`);
   L.push(`  groups: u32, x: usize, xStride: usize, y: usize, yStride: usize,`);
-  L.push(`  w: usize, dmap: usize, nnzmap: usize, vmin: v128, vmax: v128,`);
+  L.push(`  w: usize, nnzmap: usize, vmin: v128, vmax: v128,`);
   L.push(`): void {`);
   L.push(`  for (let g: u32 = 0; g < groups; g++) {`);
-  L.push(`    const end = dmap + (<usize>load<u32>(nnzmap) << 2);`);
+  L.push(`    const n = load<u32>(nnzmap);`);
   L.push(`    nnzmap += 4;`);
   for (let c = 0; c < b; c++) {
-    L.push(`    const s${c} = v128.load32_splat(w + ${4 * c});`);
-    for (let v = 0; v < vecs; v++) L.push(`    let a${c}_${v} = s${c};`);
+    L.push(`    const s${c} = v128.load32_splat(w, ${4 * c});`);
+    for (let i = 0; i < v; i++) L.push(`    let a${c}_${i} = s${c};`);
   }
   L.push(`    w += ${4 * b};`);
-  L.push(`    while (dmap < end) {`);
-  L.push(`      const d = load<i32>(dmap);`);
-  L.push(`      dmap += 4;`);
-  // Weights first, then one input vector at a time used at once: at most
-  // b + 1 live temporaries besides the accumulators, so nothing spills.
-  for (let c = 0; c < b; c++) L.push(`      const k${c} = v128.load32_splat(w + ${4 * c});`);
-  const split = Number(Deno.env.get("SPMM_SPLIT") ?? 0);
-  for (let v = 0; v < vecs; v++) {
-    if (split > 0 && v > 0 && v % split === 0) L.push(`      if (<u32>x != 0xffffffff) {`);
-    const load = w >= 4
-      ? `v128.load(x, ${16 * v})`
-      : w === 2
+  const load = (i: number) =>
+    lanes === 4
+      ? `v128.load(x, ${16 * i})`
+      : lanes === 2
       ? `v128.load64_zero(x)`
       : `v128.load32_zero(x)`;
-    L.push(`      const x${v} = ${load};`);
-    for (let c = 0; c < b; c++) L.push(`      a${c}_${v} = madd(x${v}, k${c}, a${c}_${v});`);
+  // One column: inputs loaded one vector at a time and used at once, so at most the
+  // block's weight splats and one input vector are live besides the accumulators.
+  const column = (ks: string[], ind: string, tag: string) => {
+    for (let i = 0; i < v; i++) {
+      const xv = `x${tag}_${i}`;
+      L.push(`${ind}const ${xv} = ${load(i)};`);
+      for (let c = 0; c < b; c++) L.push(`${ind}a${c}_${i} = madd(${xv}, ${ks[c]}, a${c}_${i});`);
+    }
+  };
+  L.push(`    let end = w + (<usize>(n / ${u}) * ${chunkBytes});`);
+  L.push(`    if (w < end) {`);
+  L.push(`      do {`);
+  const ind = "        ";
+  // The chunk's weights come in as whole vectors, each weight splatted from its lane (a
+  // lone weight is loaded splatted).
+  const wvecs = Math.ceil((u * b) / 4);
+  for (let q = 0; q < wvecs; q++) {
+    const bytes = Math.min(4, u * b - 4 * q) * 4;
+    const ld = u * b === 1
+      ? "v128.load32_splat"
+      : bytes === 16
+      ? "v128.load"
+      : bytes === 8
+      ? "v128.load64_zero"
+      : "v128.load32_zero";
+    L.push(`${ind}const m${q} = ${ld}(w, ${16 * q});`);
   }
-  if (split > 0) { for (let v = split; v < vecs; v += split) L.push(`      }`); }
-  L.push(`      w += ${4 * b};`);
-  L.push(`      x += <usize>(<isize>d * <isize>xStride);`);
+  for (let j = 0; j < u; j++) {
+    const ks: string[] = [];
+    for (let c = 0; c < b; c++) {
+      const idx = j * b + c;
+      L.push(
+        `${ind}const k${j}_${c} = ${u * b === 1 ? "m0" : lane(`m${idx >> 2}`, idx & 3)};`,
+      );
+      ks.push(`k${j}_${c}`);
+    }
+    L.push(`${ind}const d${j} = load<i32>(w, ${4 * (u * b + j)});`);
+    column(ks, ind, `${j}`);
+    L.push(`${ind}x += <usize>(<isize>d${j} * <isize>xStride);`);
+  }
+  L.push(`${ind}w += ${chunkBytes};`);
+  L.push(`      } while (w < end);`);
   L.push(`    }`);
+  const tail = (ind2: string) => {
+    const ks: string[] = [];
+    for (let c = 0; c < b; c++) {
+      L.push(`${ind2}const t${c} = v128.load32_splat(w, ${4 * c});`);
+      ks.push(`t${c}`);
+    }
+    L.push(`${ind2}const e = load<i32>(w, ${4 * b});`);
+    column(ks, ind2, "t");
+    L.push(`${ind2}x += <usize>(<isize>e * <isize>xStride);`);
+    L.push(`${ind2}w += ${tailBytes};`);
+  };
+  if (u === 1) {
+    // No leftover columns.
+  } else if (u === 2) {
+    L.push(`    if (n & 1) {`);
+    tail("      ");
+    L.push(`    }`);
+  } else {
+    L.push(`    end += <usize>(n % ${u}) * ${tailBytes};`);
+    L.push(`    while (w < end) {`);
+    tail("      ");
+    L.push(`    }`);
+  }
   for (let c = 0; c < b; c++) {
-    for (let v = 0; v < vecs; v++) {
-      const val = `f32x4.min(f32x4.max(a${c}_${v}, vmin), vmax)`;
+    for (let i = 0; i < v; i++) {
+      // pmax/pmin in this order propagate a NaN accumulator, as min/max would, in one
+      // instruction each (f32x4.min/max need a NaN-fixing sequence on x86).
+      const val = `f32x4.pmin(f32x4.pmax(a${c}_${i}, vmin), vmax)`;
       const at = c === 0 ? "y" : `y + ${c} * yStride`;
-      if (w >= 4) L.push(`    v128.store(${at}, ${val}, ${16 * v});`);
-      else if (w === 2) L.push(`    v128.store64_lane(${at}, ${val}, 0);`);
+      if (lanes === 4) L.push(`    v128.store(${at}, ${val}, ${16 * i});`);
+      else if (lanes === 2) L.push(`    v128.store64_lane(${at}, ${val}, 0);`);
       else L.push(`    v128.store32_lane(${at}, ${val}, 0);`);
     }
   }
@@ -77,36 +147,43 @@ function simdKernel(b: number, w: number): string {
   return L.join("\n");
 }
 
-/** The scalar twin of {@link simdKernel}, for hosts without SIMD. */
-function scalarKernel(b: number, w: number): string {
+/** The scalar twin of {@link simdKernel}, for hosts without SIMD: `p` pixels, same stream. */
+function scalarKernel(b: number, p: number): string {
+  const u = CHUNK[b];
   const L: string[] = [];
-  L.push(`@inline function scalar_b${b}_w${w}(`);
+  L.push(`@inline function scalar_b${b}_p${p}(`);
   L.push(`  groups: u32, x: usize, xStride: usize, y: usize, yStride: usize,`);
-  L.push(`  w: usize, dmap: usize, nnzmap: usize, fmin: f32, fmax: f32,`);
+  L.push(`  w: usize, nnzmap: usize, fmin: f32, fmax: f32,`);
   L.push(`): void {`);
   L.push(`  for (let g: u32 = 0; g < groups; g++) {`);
-  L.push(`    const end = dmap + (<usize>load<u32>(nnzmap) << 2);`);
+  L.push(`    const n = load<u32>(nnzmap);`);
   L.push(`    nnzmap += 4;`);
   for (let c = 0; c < b; c++) {
     L.push(`    const s${c} = load<f32>(w, ${4 * c});`);
-    for (let p = 0; p < w; p++) L.push(`    let a${c}_${p} = s${c};`);
+    for (let i = 0; i < p; i++) L.push(`    let a${c}_${i} = s${c};`);
   }
   L.push(`    w += ${4 * b};`);
-  L.push(`    while (dmap < end) {`);
-  L.push(`      const d = load<i32>(dmap);`);
-  L.push(`      dmap += 4;`);
-  for (let p = 0; p < w; p++) L.push(`      const x${p} = load<f32>(x, ${4 * p});`);
+  L.push(`    for (let k: u32 = 0; k < n; k++) {`);
+  L.push(
+    `      // Column k sits in a chunk of ${u} (weights, then increments) or among the leftovers.`,
+  );
+  L.push(`      const j = k % ${u};`);
+  L.push(`      const full = k < n - n % ${u};`);
+  L.push(`      const wk = full ? w + (<usize>j << 2) * ${b} : w;`);
+  L.push(`      const dk = full ? w + ${4 * u * b} + (<usize>j << 2) : w + ${4 * b};`);
+  for (let i = 0; i < p; i++) L.push(`      const x${i} = load<f32>(x, ${4 * i});`);
   for (let c = 0; c < b; c++) {
-    L.push(`      const k${c} = load<f32>(w, ${4 * c});`);
-    for (let p = 0; p < w; p++) L.push(`      a${c}_${p} += x${p} * k${c};`);
+    L.push(`      const k${c} = load<f32>(wk, ${4 * c});`);
+    for (let i = 0; i < p; i++) L.push(`      a${c}_${i} += x${i} * k${c};`);
   }
-  L.push(`      w += ${4 * b};`);
-  L.push(`      x += <usize>(<isize>d * <isize>xStride);`);
+  L.push(`      x += <usize>(<isize>load<i32>(dk) * <isize>xStride);`);
+  L.push(`      if (!full) w += ${4 * (b + 1)};`);
+  L.push(`      else if (j == ${u - 1}) w += ${4 * u * (b + 1)};`);
   L.push(`    }`);
   for (let c = 0; c < b; c++) {
-    for (let p = 0; p < w; p++) {
+    for (let i = 0; i < p; i++) {
       const at = c === 0 ? "y" : `y + ${c} * yStride`;
-      L.push(`    store<f32>(${at}, clamp(a${c}_${p}, fmin, fmax), ${4 * p});`);
+      L.push(`    store<f32>(${at}, clamp(a${c}_${i}, fmin, fmax), ${4 * i});`);
     }
   }
   L.push(`    y += ${b} * yStride;`);
@@ -115,8 +192,12 @@ function scalarKernel(b: number, w: number): string {
   return L.join("\n");
 }
 
+function call(fn: string, at: string, lim: string): string {
+  return `${fn}(groups, x0 + (<usize>(${at}) << 2), xStride, y + (<usize>(${at}) << 2), yStride, w, nnzmap, ${lim});`;
+}
+
 function entry(b: number): string {
-  const main = MAIN_WIDTH[b];
+  const main = MAIN_VECTORS[b];
   const L: string[] = [];
   L.push(`/**`);
   L.push(
@@ -124,47 +205,70 @@ function entry(b: number): string {
   );
   L.push(` * y[c][p] = clamp(bias[c] + sum over the block's nonzeros of w * x[channel][p]).`);
   L.push(
-    ` * Pointers are byte offsets; \`x\` starts at input channel \`first\`; the dmap holds the`,
+    ` * Pointers are byte offsets; \`x\` starts at input channel \`first\`; \`w\` is the section's`,
   );
   L.push(
-    ` * channel increment after each nonzero (chained over all groups, wrapping to \`first\`).`,
+    ` * stream (see as/gen_spmm.ts), whose increments chain over all groups, wrapping to \`first\`.`,
+  );
+  L.push(
+    ` * The row is cut into the fewest tiles of at most ${4 * main} pixels, of near-equal widths.`,
   );
   L.push(` */`);
   L.push(`export function spmm${b}(`);
   L.push(`  pixels: u32, x: usize, xStride: usize, y: usize, yStride: usize,`);
-  L.push(`  groups: u32, w: usize, dmap: usize, nnzmap: usize, first: u32, fmin: f32, fmax: f32,`);
+  L.push(`  groups: u32, w: usize, nnzmap: usize, first: u32, fmin: f32, fmax: f32,`);
   L.push(`): void {`);
   L.push(`  const x0 = x + <usize>first * xStride;`);
   L.push(`  let p: u32 = 0;`);
   L.push(`  if (ASC_FEATURE_SIMD) {`);
   L.push(`    const vmin = f32x4.splat(fmin);`);
   L.push(`    const vmax = f32x4.splat(fmax);`);
-  L.push(`    while (p + ${main} <= pixels) {`);
+  // Split the row's vectors evenly over the fewest tiles of at most ${main}: a narrow last
+  // tile would pay the whole per-nonzero overhead for a few pixels.
+  L.push(`    const nv = (pixels + 3) >> 2;`);
+  L.push(`    const tiles = (nv + ${main - 1}) / ${main};`);
+  L.push(`    if (tiles > 1 || nv << 2 == pixels) {`);
+  L.push(`      const narrow = nv / tiles;`);
+  L.push(`      const wide = nv % tiles;`);
+  L.push(`      for (let t: u32 = 0; t < tiles; t++) {`);
+  L.push(`        const vecs = narrow + u32(t < wide);`);
   L.push(
-    `      tile_b${b}_w${main}(groups, x0 + (<usize>p << 2), xStride, y + (<usize>p << 2), yStride, w, dmap, nnzmap, vmin, vmax);`,
+    `        // The last tile ends at the last pixel (it may recompute a few pixels of the one`,
   );
-  L.push(`      p += ${main};`);
-  L.push(`    }`);
-  for (const r of widthsBelow(main).slice(1)) {
-    L.push(`    if (p + ${r} <= pixels) {`);
-    L.push(
-      `      tile_b${b}_w${r}(groups, x0 + (<usize>p << 2), xStride, y + (<usize>p << 2), yStride, w, dmap, nnzmap, vmin, vmax);`,
-    );
-    L.push(`      p += ${r};`);
-    L.push(`    }`);
+  L.push(`        // before it, which is harmless).`);
+  L.push(`        const at = min(p, pixels - (vecs << 2));`);
+  L.push(`        switch (vecs) {`);
+  for (let v = 1; v <= main; v++) {
+    L.push(`          case ${v}: ${call(`tile_b${b}_v${v}`, "at", "vmin, vmax")} break;`);
   }
+  L.push(`        }`);
+  L.push(`        p += vecs << 2;`);
+  L.push(`      }`);
+  L.push(`    } else {`);
+  L.push(
+    `      // Fewer than ${4 * main} pixels, not a multiple of 4: whole vectors, then 2 and 1.`,
+  );
+  L.push(`      const full = pixels >> 2;`);
+  L.push(`      switch (full) {`);
+  for (let v = 1; v < main; v++) {
+    L.push(`        case ${v}: ${call(`tile_b${b}_v${v}`, "0", "vmin, vmax")} break;`);
+  }
+  L.push(`      }`);
+  L.push(`      p = full << 2;`);
+  L.push(`      if (p + 2 <= pixels) {`);
+  L.push(`        ${call(`tile_b${b}_p2`, "p", "vmin, vmax")}`);
+  L.push(`        p += 2;`);
+  L.push(`      }`);
+  L.push(`      if (p < pixels) ${call(`tile_b${b}_p1`, "p", "vmin, vmax")}`);
+  L.push(`    }`);
   L.push(`  } else {`);
   L.push(`    while (p + ${SCALAR_WIDTH} <= pixels) {`);
-  L.push(
-    `      scalar_b${b}_w${SCALAR_WIDTH}(groups, x0 + (<usize>p << 2), xStride, y + (<usize>p << 2), yStride, w, dmap, nnzmap, fmin, fmax);`,
-  );
+  L.push(`      ${call(`scalar_b${b}_p${SCALAR_WIDTH}`, "p", "fmin, fmax")}`);
   L.push(`      p += ${SCALAR_WIDTH};`);
   L.push(`    }`);
-  for (const r of widthsBelow(SCALAR_WIDTH).slice(1)) {
+  for (let r = SCALAR_WIDTH >> 1; r >= 1; r >>= 1) {
     L.push(`    if (p + ${r} <= pixels) {`);
-    L.push(
-      `      scalar_b${b}_w${r}(groups, x0 + (<usize>p << 2), xStride, y + (<usize>p << 2), yStride, w, dmap, nnzmap, fmin, fmax);`,
-    );
+    L.push(`      ${call(`scalar_b${b}_p${r}`, "p", "fmin, fmax")}`);
     L.push(`      p += ${r};`);
     L.push(`    }`);
   }
@@ -188,10 +292,16 @@ export function generate(): string {
     "  return min(max(v, lo), hi);",
     "}",
     "",
+    "/** Stored columns per chunk of the weight stream for `block`-channel sections. */",
+    "export function spmmChunk(block: u32): u32 {",
+    `  return block == 4 ? ${CHUNK[4]} : block == 2 ? ${CHUNK[2]} : ${CHUNK[1]};`,
+    "}",
+    "",
   ];
   for (const b of [1, 2, 4]) {
-    for (const w of widthsBelow(MAIN_WIDTH[b])) parts.push(simdKernel(b, w), "");
-    for (const w of widthsBelow(SCALAR_WIDTH)) parts.push(scalarKernel(b, w), "");
+    for (let v = MAIN_VECTORS[b]; v >= 1; v--) parts.push(simdKernel(b, v), "");
+    parts.push(simdKernel(b, 1, 2), "", simdKernel(b, 1, 1), "");
+    for (let p = SCALAR_WIDTH; p >= 1; p >>= 1) parts.push(scalarKernel(b, p), "");
     parts.push(entry(b), "");
   }
   return parts.join("\n");

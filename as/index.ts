@@ -1,3 +1,4 @@
 // Entry point of the kernel module: re-exports every kernel so one .wasm holds them all.
 export { flavour, heapBase } from "./memory";
-export { spmm1, spmm2, spmm4 } from "./spmm";
+export { spmm1, spmm2, spmm4, spmmChunk } from "./spmm";
+export { gemm, gemmScratchBytes } from "./gemm";

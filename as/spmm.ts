@@ -10,15 +10,284 @@
   return min(max(v, lo), hi);
 }
 
-// 1 output channel x 32 pixels per step
-@inline function tile_b1_w32(
+/** Stored columns per chunk of the weight stream for `block`-channel sections. */
+export function spmmChunk(block: u32): u32 {
+  return block == 4 ? 1 : block == 2 ? 2 : 1;
+}
+
+// 1 output channel x 48 pixels
+@inline function tile_b1_v12(
   groups: u32, x: usize, xStride: usize, y: usize, yStride: usize,
-  w: usize, dmap: usize, nnzmap: usize, vmin: v128, vmax: v128,
+  w: usize, nnzmap: usize, vmin: v128, vmax: v128,
 ): void {
   for (let g: u32 = 0; g < groups; g++) {
-    const end = dmap + (<usize>load<u32>(nnzmap) << 2);
+    const n = load<u32>(nnzmap);
     nnzmap += 4;
-    const s0 = v128.load32_splat(w + 0);
+    const s0 = v128.load32_splat(w, 0);
+    let a0_0 = s0;
+    let a0_1 = s0;
+    let a0_2 = s0;
+    let a0_3 = s0;
+    let a0_4 = s0;
+    let a0_5 = s0;
+    let a0_6 = s0;
+    let a0_7 = s0;
+    let a0_8 = s0;
+    let a0_9 = s0;
+    let a0_10 = s0;
+    let a0_11 = s0;
+    w += 4;
+    let end = w + (<usize>(n / 1) * 8);
+    if (w < end) {
+      do {
+        const m0 = v128.load32_splat(w, 0);
+        const k0_0 = m0;
+        const d0 = load<i32>(w, 4);
+        const x0_0 = v128.load(x, 0);
+        a0_0 = madd(x0_0, k0_0, a0_0);
+        const x0_1 = v128.load(x, 16);
+        a0_1 = madd(x0_1, k0_0, a0_1);
+        const x0_2 = v128.load(x, 32);
+        a0_2 = madd(x0_2, k0_0, a0_2);
+        const x0_3 = v128.load(x, 48);
+        a0_3 = madd(x0_3, k0_0, a0_3);
+        const x0_4 = v128.load(x, 64);
+        a0_4 = madd(x0_4, k0_0, a0_4);
+        const x0_5 = v128.load(x, 80);
+        a0_5 = madd(x0_5, k0_0, a0_5);
+        const x0_6 = v128.load(x, 96);
+        a0_6 = madd(x0_6, k0_0, a0_6);
+        const x0_7 = v128.load(x, 112);
+        a0_7 = madd(x0_7, k0_0, a0_7);
+        const x0_8 = v128.load(x, 128);
+        a0_8 = madd(x0_8, k0_0, a0_8);
+        const x0_9 = v128.load(x, 144);
+        a0_9 = madd(x0_9, k0_0, a0_9);
+        const x0_10 = v128.load(x, 160);
+        a0_10 = madd(x0_10, k0_0, a0_10);
+        const x0_11 = v128.load(x, 176);
+        a0_11 = madd(x0_11, k0_0, a0_11);
+        x += <usize>(<isize>d0 * <isize>xStride);
+        w += 8;
+      } while (w < end);
+    }
+    v128.store(y, f32x4.pmin(f32x4.pmax(a0_0, vmin), vmax), 0);
+    v128.store(y, f32x4.pmin(f32x4.pmax(a0_1, vmin), vmax), 16);
+    v128.store(y, f32x4.pmin(f32x4.pmax(a0_2, vmin), vmax), 32);
+    v128.store(y, f32x4.pmin(f32x4.pmax(a0_3, vmin), vmax), 48);
+    v128.store(y, f32x4.pmin(f32x4.pmax(a0_4, vmin), vmax), 64);
+    v128.store(y, f32x4.pmin(f32x4.pmax(a0_5, vmin), vmax), 80);
+    v128.store(y, f32x4.pmin(f32x4.pmax(a0_6, vmin), vmax), 96);
+    v128.store(y, f32x4.pmin(f32x4.pmax(a0_7, vmin), vmax), 112);
+    v128.store(y, f32x4.pmin(f32x4.pmax(a0_8, vmin), vmax), 128);
+    v128.store(y, f32x4.pmin(f32x4.pmax(a0_9, vmin), vmax), 144);
+    v128.store(y, f32x4.pmin(f32x4.pmax(a0_10, vmin), vmax), 160);
+    v128.store(y, f32x4.pmin(f32x4.pmax(a0_11, vmin), vmax), 176);
+    y += 1 * yStride;
+  }
+}
+
+// 1 output channel x 44 pixels
+@inline function tile_b1_v11(
+  groups: u32, x: usize, xStride: usize, y: usize, yStride: usize,
+  w: usize, nnzmap: usize, vmin: v128, vmax: v128,
+): void {
+  for (let g: u32 = 0; g < groups; g++) {
+    const n = load<u32>(nnzmap);
+    nnzmap += 4;
+    const s0 = v128.load32_splat(w, 0);
+    let a0_0 = s0;
+    let a0_1 = s0;
+    let a0_2 = s0;
+    let a0_3 = s0;
+    let a0_4 = s0;
+    let a0_5 = s0;
+    let a0_6 = s0;
+    let a0_7 = s0;
+    let a0_8 = s0;
+    let a0_9 = s0;
+    let a0_10 = s0;
+    w += 4;
+    let end = w + (<usize>(n / 1) * 8);
+    if (w < end) {
+      do {
+        const m0 = v128.load32_splat(w, 0);
+        const k0_0 = m0;
+        const d0 = load<i32>(w, 4);
+        const x0_0 = v128.load(x, 0);
+        a0_0 = madd(x0_0, k0_0, a0_0);
+        const x0_1 = v128.load(x, 16);
+        a0_1 = madd(x0_1, k0_0, a0_1);
+        const x0_2 = v128.load(x, 32);
+        a0_2 = madd(x0_2, k0_0, a0_2);
+        const x0_3 = v128.load(x, 48);
+        a0_3 = madd(x0_3, k0_0, a0_3);
+        const x0_4 = v128.load(x, 64);
+        a0_4 = madd(x0_4, k0_0, a0_4);
+        const x0_5 = v128.load(x, 80);
+        a0_5 = madd(x0_5, k0_0, a0_5);
+        const x0_6 = v128.load(x, 96);
+        a0_6 = madd(x0_6, k0_0, a0_6);
+        const x0_7 = v128.load(x, 112);
+        a0_7 = madd(x0_7, k0_0, a0_7);
+        const x0_8 = v128.load(x, 128);
+        a0_8 = madd(x0_8, k0_0, a0_8);
+        const x0_9 = v128.load(x, 144);
+        a0_9 = madd(x0_9, k0_0, a0_9);
+        const x0_10 = v128.load(x, 160);
+        a0_10 = madd(x0_10, k0_0, a0_10);
+        x += <usize>(<isize>d0 * <isize>xStride);
+        w += 8;
+      } while (w < end);
+    }
+    v128.store(y, f32x4.pmin(f32x4.pmax(a0_0, vmin), vmax), 0);
+    v128.store(y, f32x4.pmin(f32x4.pmax(a0_1, vmin), vmax), 16);
+    v128.store(y, f32x4.pmin(f32x4.pmax(a0_2, vmin), vmax), 32);
+    v128.store(y, f32x4.pmin(f32x4.pmax(a0_3, vmin), vmax), 48);
+    v128.store(y, f32x4.pmin(f32x4.pmax(a0_4, vmin), vmax), 64);
+    v128.store(y, f32x4.pmin(f32x4.pmax(a0_5, vmin), vmax), 80);
+    v128.store(y, f32x4.pmin(f32x4.pmax(a0_6, vmin), vmax), 96);
+    v128.store(y, f32x4.pmin(f32x4.pmax(a0_7, vmin), vmax), 112);
+    v128.store(y, f32x4.pmin(f32x4.pmax(a0_8, vmin), vmax), 128);
+    v128.store(y, f32x4.pmin(f32x4.pmax(a0_9, vmin), vmax), 144);
+    v128.store(y, f32x4.pmin(f32x4.pmax(a0_10, vmin), vmax), 160);
+    y += 1 * yStride;
+  }
+}
+
+// 1 output channel x 40 pixels
+@inline function tile_b1_v10(
+  groups: u32, x: usize, xStride: usize, y: usize, yStride: usize,
+  w: usize, nnzmap: usize, vmin: v128, vmax: v128,
+): void {
+  for (let g: u32 = 0; g < groups; g++) {
+    const n = load<u32>(nnzmap);
+    nnzmap += 4;
+    const s0 = v128.load32_splat(w, 0);
+    let a0_0 = s0;
+    let a0_1 = s0;
+    let a0_2 = s0;
+    let a0_3 = s0;
+    let a0_4 = s0;
+    let a0_5 = s0;
+    let a0_6 = s0;
+    let a0_7 = s0;
+    let a0_8 = s0;
+    let a0_9 = s0;
+    w += 4;
+    let end = w + (<usize>(n / 1) * 8);
+    if (w < end) {
+      do {
+        const m0 = v128.load32_splat(w, 0);
+        const k0_0 = m0;
+        const d0 = load<i32>(w, 4);
+        const x0_0 = v128.load(x, 0);
+        a0_0 = madd(x0_0, k0_0, a0_0);
+        const x0_1 = v128.load(x, 16);
+        a0_1 = madd(x0_1, k0_0, a0_1);
+        const x0_2 = v128.load(x, 32);
+        a0_2 = madd(x0_2, k0_0, a0_2);
+        const x0_3 = v128.load(x, 48);
+        a0_3 = madd(x0_3, k0_0, a0_3);
+        const x0_4 = v128.load(x, 64);
+        a0_4 = madd(x0_4, k0_0, a0_4);
+        const x0_5 = v128.load(x, 80);
+        a0_5 = madd(x0_5, k0_0, a0_5);
+        const x0_6 = v128.load(x, 96);
+        a0_6 = madd(x0_6, k0_0, a0_6);
+        const x0_7 = v128.load(x, 112);
+        a0_7 = madd(x0_7, k0_0, a0_7);
+        const x0_8 = v128.load(x, 128);
+        a0_8 = madd(x0_8, k0_0, a0_8);
+        const x0_9 = v128.load(x, 144);
+        a0_9 = madd(x0_9, k0_0, a0_9);
+        x += <usize>(<isize>d0 * <isize>xStride);
+        w += 8;
+      } while (w < end);
+    }
+    v128.store(y, f32x4.pmin(f32x4.pmax(a0_0, vmin), vmax), 0);
+    v128.store(y, f32x4.pmin(f32x4.pmax(a0_1, vmin), vmax), 16);
+    v128.store(y, f32x4.pmin(f32x4.pmax(a0_2, vmin), vmax), 32);
+    v128.store(y, f32x4.pmin(f32x4.pmax(a0_3, vmin), vmax), 48);
+    v128.store(y, f32x4.pmin(f32x4.pmax(a0_4, vmin), vmax), 64);
+    v128.store(y, f32x4.pmin(f32x4.pmax(a0_5, vmin), vmax), 80);
+    v128.store(y, f32x4.pmin(f32x4.pmax(a0_6, vmin), vmax), 96);
+    v128.store(y, f32x4.pmin(f32x4.pmax(a0_7, vmin), vmax), 112);
+    v128.store(y, f32x4.pmin(f32x4.pmax(a0_8, vmin), vmax), 128);
+    v128.store(y, f32x4.pmin(f32x4.pmax(a0_9, vmin), vmax), 144);
+    y += 1 * yStride;
+  }
+}
+
+// 1 output channel x 36 pixels
+@inline function tile_b1_v9(
+  groups: u32, x: usize, xStride: usize, y: usize, yStride: usize,
+  w: usize, nnzmap: usize, vmin: v128, vmax: v128,
+): void {
+  for (let g: u32 = 0; g < groups; g++) {
+    const n = load<u32>(nnzmap);
+    nnzmap += 4;
+    const s0 = v128.load32_splat(w, 0);
+    let a0_0 = s0;
+    let a0_1 = s0;
+    let a0_2 = s0;
+    let a0_3 = s0;
+    let a0_4 = s0;
+    let a0_5 = s0;
+    let a0_6 = s0;
+    let a0_7 = s0;
+    let a0_8 = s0;
+    w += 4;
+    let end = w + (<usize>(n / 1) * 8);
+    if (w < end) {
+      do {
+        const m0 = v128.load32_splat(w, 0);
+        const k0_0 = m0;
+        const d0 = load<i32>(w, 4);
+        const x0_0 = v128.load(x, 0);
+        a0_0 = madd(x0_0, k0_0, a0_0);
+        const x0_1 = v128.load(x, 16);
+        a0_1 = madd(x0_1, k0_0, a0_1);
+        const x0_2 = v128.load(x, 32);
+        a0_2 = madd(x0_2, k0_0, a0_2);
+        const x0_3 = v128.load(x, 48);
+        a0_3 = madd(x0_3, k0_0, a0_3);
+        const x0_4 = v128.load(x, 64);
+        a0_4 = madd(x0_4, k0_0, a0_4);
+        const x0_5 = v128.load(x, 80);
+        a0_5 = madd(x0_5, k0_0, a0_5);
+        const x0_6 = v128.load(x, 96);
+        a0_6 = madd(x0_6, k0_0, a0_6);
+        const x0_7 = v128.load(x, 112);
+        a0_7 = madd(x0_7, k0_0, a0_7);
+        const x0_8 = v128.load(x, 128);
+        a0_8 = madd(x0_8, k0_0, a0_8);
+        x += <usize>(<isize>d0 * <isize>xStride);
+        w += 8;
+      } while (w < end);
+    }
+    v128.store(y, f32x4.pmin(f32x4.pmax(a0_0, vmin), vmax), 0);
+    v128.store(y, f32x4.pmin(f32x4.pmax(a0_1, vmin), vmax), 16);
+    v128.store(y, f32x4.pmin(f32x4.pmax(a0_2, vmin), vmax), 32);
+    v128.store(y, f32x4.pmin(f32x4.pmax(a0_3, vmin), vmax), 48);
+    v128.store(y, f32x4.pmin(f32x4.pmax(a0_4, vmin), vmax), 64);
+    v128.store(y, f32x4.pmin(f32x4.pmax(a0_5, vmin), vmax), 80);
+    v128.store(y, f32x4.pmin(f32x4.pmax(a0_6, vmin), vmax), 96);
+    v128.store(y, f32x4.pmin(f32x4.pmax(a0_7, vmin), vmax), 112);
+    v128.store(y, f32x4.pmin(f32x4.pmax(a0_8, vmin), vmax), 128);
+    y += 1 * yStride;
+  }
+}
+
+// 1 output channel x 32 pixels
+@inline function tile_b1_v8(
+  groups: u32, x: usize, xStride: usize, y: usize, yStride: usize,
+  w: usize, nnzmap: usize, vmin: v128, vmax: v128,
+): void {
+  for (let g: u32 = 0; g < groups; g++) {
+    const n = load<u32>(nnzmap);
+    nnzmap += 4;
+    const s0 = v128.load32_splat(w, 0);
     let a0_0 = s0;
     let a0_1 = s0;
     let a0_2 = s0;
@@ -28,188 +297,386 @@
     let a0_6 = s0;
     let a0_7 = s0;
     w += 4;
-    while (dmap < end) {
-      const d = load<i32>(dmap);
-      dmap += 4;
-      const k0 = v128.load32_splat(w + 0);
-      const x0 = v128.load(x, 0);
-      a0_0 = madd(x0, k0, a0_0);
-      const x1 = v128.load(x, 16);
-      a0_1 = madd(x1, k0, a0_1);
-      const x2 = v128.load(x, 32);
-      a0_2 = madd(x2, k0, a0_2);
-      const x3 = v128.load(x, 48);
-      a0_3 = madd(x3, k0, a0_3);
-      const x4 = v128.load(x, 64);
-      a0_4 = madd(x4, k0, a0_4);
-      const x5 = v128.load(x, 80);
-      a0_5 = madd(x5, k0, a0_5);
-      const x6 = v128.load(x, 96);
-      a0_6 = madd(x6, k0, a0_6);
-      const x7 = v128.load(x, 112);
-      a0_7 = madd(x7, k0, a0_7);
-      w += 4;
-      x += <usize>(<isize>d * <isize>xStride);
+    let end = w + (<usize>(n / 1) * 8);
+    if (w < end) {
+      do {
+        const m0 = v128.load32_splat(w, 0);
+        const k0_0 = m0;
+        const d0 = load<i32>(w, 4);
+        const x0_0 = v128.load(x, 0);
+        a0_0 = madd(x0_0, k0_0, a0_0);
+        const x0_1 = v128.load(x, 16);
+        a0_1 = madd(x0_1, k0_0, a0_1);
+        const x0_2 = v128.load(x, 32);
+        a0_2 = madd(x0_2, k0_0, a0_2);
+        const x0_3 = v128.load(x, 48);
+        a0_3 = madd(x0_3, k0_0, a0_3);
+        const x0_4 = v128.load(x, 64);
+        a0_4 = madd(x0_4, k0_0, a0_4);
+        const x0_5 = v128.load(x, 80);
+        a0_5 = madd(x0_5, k0_0, a0_5);
+        const x0_6 = v128.load(x, 96);
+        a0_6 = madd(x0_6, k0_0, a0_6);
+        const x0_7 = v128.load(x, 112);
+        a0_7 = madd(x0_7, k0_0, a0_7);
+        x += <usize>(<isize>d0 * <isize>xStride);
+        w += 8;
+      } while (w < end);
     }
-    v128.store(y, f32x4.min(f32x4.max(a0_0, vmin), vmax), 0);
-    v128.store(y, f32x4.min(f32x4.max(a0_1, vmin), vmax), 16);
-    v128.store(y, f32x4.min(f32x4.max(a0_2, vmin), vmax), 32);
-    v128.store(y, f32x4.min(f32x4.max(a0_3, vmin), vmax), 48);
-    v128.store(y, f32x4.min(f32x4.max(a0_4, vmin), vmax), 64);
-    v128.store(y, f32x4.min(f32x4.max(a0_5, vmin), vmax), 80);
-    v128.store(y, f32x4.min(f32x4.max(a0_6, vmin), vmax), 96);
-    v128.store(y, f32x4.min(f32x4.max(a0_7, vmin), vmax), 112);
+    v128.store(y, f32x4.pmin(f32x4.pmax(a0_0, vmin), vmax), 0);
+    v128.store(y, f32x4.pmin(f32x4.pmax(a0_1, vmin), vmax), 16);
+    v128.store(y, f32x4.pmin(f32x4.pmax(a0_2, vmin), vmax), 32);
+    v128.store(y, f32x4.pmin(f32x4.pmax(a0_3, vmin), vmax), 48);
+    v128.store(y, f32x4.pmin(f32x4.pmax(a0_4, vmin), vmax), 64);
+    v128.store(y, f32x4.pmin(f32x4.pmax(a0_5, vmin), vmax), 80);
+    v128.store(y, f32x4.pmin(f32x4.pmax(a0_6, vmin), vmax), 96);
+    v128.store(y, f32x4.pmin(f32x4.pmax(a0_7, vmin), vmax), 112);
     y += 1 * yStride;
   }
 }
 
-// 1 output channel x 16 pixels per step
-@inline function tile_b1_w16(
+// 1 output channel x 28 pixels
+@inline function tile_b1_v7(
   groups: u32, x: usize, xStride: usize, y: usize, yStride: usize,
-  w: usize, dmap: usize, nnzmap: usize, vmin: v128, vmax: v128,
+  w: usize, nnzmap: usize, vmin: v128, vmax: v128,
 ): void {
   for (let g: u32 = 0; g < groups; g++) {
-    const end = dmap + (<usize>load<u32>(nnzmap) << 2);
+    const n = load<u32>(nnzmap);
     nnzmap += 4;
-    const s0 = v128.load32_splat(w + 0);
+    const s0 = v128.load32_splat(w, 0);
+    let a0_0 = s0;
+    let a0_1 = s0;
+    let a0_2 = s0;
+    let a0_3 = s0;
+    let a0_4 = s0;
+    let a0_5 = s0;
+    let a0_6 = s0;
+    w += 4;
+    let end = w + (<usize>(n / 1) * 8);
+    if (w < end) {
+      do {
+        const m0 = v128.load32_splat(w, 0);
+        const k0_0 = m0;
+        const d0 = load<i32>(w, 4);
+        const x0_0 = v128.load(x, 0);
+        a0_0 = madd(x0_0, k0_0, a0_0);
+        const x0_1 = v128.load(x, 16);
+        a0_1 = madd(x0_1, k0_0, a0_1);
+        const x0_2 = v128.load(x, 32);
+        a0_2 = madd(x0_2, k0_0, a0_2);
+        const x0_3 = v128.load(x, 48);
+        a0_3 = madd(x0_3, k0_0, a0_3);
+        const x0_4 = v128.load(x, 64);
+        a0_4 = madd(x0_4, k0_0, a0_4);
+        const x0_5 = v128.load(x, 80);
+        a0_5 = madd(x0_5, k0_0, a0_5);
+        const x0_6 = v128.load(x, 96);
+        a0_6 = madd(x0_6, k0_0, a0_6);
+        x += <usize>(<isize>d0 * <isize>xStride);
+        w += 8;
+      } while (w < end);
+    }
+    v128.store(y, f32x4.pmin(f32x4.pmax(a0_0, vmin), vmax), 0);
+    v128.store(y, f32x4.pmin(f32x4.pmax(a0_1, vmin), vmax), 16);
+    v128.store(y, f32x4.pmin(f32x4.pmax(a0_2, vmin), vmax), 32);
+    v128.store(y, f32x4.pmin(f32x4.pmax(a0_3, vmin), vmax), 48);
+    v128.store(y, f32x4.pmin(f32x4.pmax(a0_4, vmin), vmax), 64);
+    v128.store(y, f32x4.pmin(f32x4.pmax(a0_5, vmin), vmax), 80);
+    v128.store(y, f32x4.pmin(f32x4.pmax(a0_6, vmin), vmax), 96);
+    y += 1 * yStride;
+  }
+}
+
+// 1 output channel x 24 pixels
+@inline function tile_b1_v6(
+  groups: u32, x: usize, xStride: usize, y: usize, yStride: usize,
+  w: usize, nnzmap: usize, vmin: v128, vmax: v128,
+): void {
+  for (let g: u32 = 0; g < groups; g++) {
+    const n = load<u32>(nnzmap);
+    nnzmap += 4;
+    const s0 = v128.load32_splat(w, 0);
+    let a0_0 = s0;
+    let a0_1 = s0;
+    let a0_2 = s0;
+    let a0_3 = s0;
+    let a0_4 = s0;
+    let a0_5 = s0;
+    w += 4;
+    let end = w + (<usize>(n / 1) * 8);
+    if (w < end) {
+      do {
+        const m0 = v128.load32_splat(w, 0);
+        const k0_0 = m0;
+        const d0 = load<i32>(w, 4);
+        const x0_0 = v128.load(x, 0);
+        a0_0 = madd(x0_0, k0_0, a0_0);
+        const x0_1 = v128.load(x, 16);
+        a0_1 = madd(x0_1, k0_0, a0_1);
+        const x0_2 = v128.load(x, 32);
+        a0_2 = madd(x0_2, k0_0, a0_2);
+        const x0_3 = v128.load(x, 48);
+        a0_3 = madd(x0_3, k0_0, a0_3);
+        const x0_4 = v128.load(x, 64);
+        a0_4 = madd(x0_4, k0_0, a0_4);
+        const x0_5 = v128.load(x, 80);
+        a0_5 = madd(x0_5, k0_0, a0_5);
+        x += <usize>(<isize>d0 * <isize>xStride);
+        w += 8;
+      } while (w < end);
+    }
+    v128.store(y, f32x4.pmin(f32x4.pmax(a0_0, vmin), vmax), 0);
+    v128.store(y, f32x4.pmin(f32x4.pmax(a0_1, vmin), vmax), 16);
+    v128.store(y, f32x4.pmin(f32x4.pmax(a0_2, vmin), vmax), 32);
+    v128.store(y, f32x4.pmin(f32x4.pmax(a0_3, vmin), vmax), 48);
+    v128.store(y, f32x4.pmin(f32x4.pmax(a0_4, vmin), vmax), 64);
+    v128.store(y, f32x4.pmin(f32x4.pmax(a0_5, vmin), vmax), 80);
+    y += 1 * yStride;
+  }
+}
+
+// 1 output channel x 20 pixels
+@inline function tile_b1_v5(
+  groups: u32, x: usize, xStride: usize, y: usize, yStride: usize,
+  w: usize, nnzmap: usize, vmin: v128, vmax: v128,
+): void {
+  for (let g: u32 = 0; g < groups; g++) {
+    const n = load<u32>(nnzmap);
+    nnzmap += 4;
+    const s0 = v128.load32_splat(w, 0);
+    let a0_0 = s0;
+    let a0_1 = s0;
+    let a0_2 = s0;
+    let a0_3 = s0;
+    let a0_4 = s0;
+    w += 4;
+    let end = w + (<usize>(n / 1) * 8);
+    if (w < end) {
+      do {
+        const m0 = v128.load32_splat(w, 0);
+        const k0_0 = m0;
+        const d0 = load<i32>(w, 4);
+        const x0_0 = v128.load(x, 0);
+        a0_0 = madd(x0_0, k0_0, a0_0);
+        const x0_1 = v128.load(x, 16);
+        a0_1 = madd(x0_1, k0_0, a0_1);
+        const x0_2 = v128.load(x, 32);
+        a0_2 = madd(x0_2, k0_0, a0_2);
+        const x0_3 = v128.load(x, 48);
+        a0_3 = madd(x0_3, k0_0, a0_3);
+        const x0_4 = v128.load(x, 64);
+        a0_4 = madd(x0_4, k0_0, a0_4);
+        x += <usize>(<isize>d0 * <isize>xStride);
+        w += 8;
+      } while (w < end);
+    }
+    v128.store(y, f32x4.pmin(f32x4.pmax(a0_0, vmin), vmax), 0);
+    v128.store(y, f32x4.pmin(f32x4.pmax(a0_1, vmin), vmax), 16);
+    v128.store(y, f32x4.pmin(f32x4.pmax(a0_2, vmin), vmax), 32);
+    v128.store(y, f32x4.pmin(f32x4.pmax(a0_3, vmin), vmax), 48);
+    v128.store(y, f32x4.pmin(f32x4.pmax(a0_4, vmin), vmax), 64);
+    y += 1 * yStride;
+  }
+}
+
+// 1 output channel x 16 pixels
+@inline function tile_b1_v4(
+  groups: u32, x: usize, xStride: usize, y: usize, yStride: usize,
+  w: usize, nnzmap: usize, vmin: v128, vmax: v128,
+): void {
+  for (let g: u32 = 0; g < groups; g++) {
+    const n = load<u32>(nnzmap);
+    nnzmap += 4;
+    const s0 = v128.load32_splat(w, 0);
     let a0_0 = s0;
     let a0_1 = s0;
     let a0_2 = s0;
     let a0_3 = s0;
     w += 4;
-    while (dmap < end) {
-      const d = load<i32>(dmap);
-      dmap += 4;
-      const k0 = v128.load32_splat(w + 0);
-      const x0 = v128.load(x, 0);
-      a0_0 = madd(x0, k0, a0_0);
-      const x1 = v128.load(x, 16);
-      a0_1 = madd(x1, k0, a0_1);
-      const x2 = v128.load(x, 32);
-      a0_2 = madd(x2, k0, a0_2);
-      const x3 = v128.load(x, 48);
-      a0_3 = madd(x3, k0, a0_3);
-      w += 4;
-      x += <usize>(<isize>d * <isize>xStride);
+    let end = w + (<usize>(n / 1) * 8);
+    if (w < end) {
+      do {
+        const m0 = v128.load32_splat(w, 0);
+        const k0_0 = m0;
+        const d0 = load<i32>(w, 4);
+        const x0_0 = v128.load(x, 0);
+        a0_0 = madd(x0_0, k0_0, a0_0);
+        const x0_1 = v128.load(x, 16);
+        a0_1 = madd(x0_1, k0_0, a0_1);
+        const x0_2 = v128.load(x, 32);
+        a0_2 = madd(x0_2, k0_0, a0_2);
+        const x0_3 = v128.load(x, 48);
+        a0_3 = madd(x0_3, k0_0, a0_3);
+        x += <usize>(<isize>d0 * <isize>xStride);
+        w += 8;
+      } while (w < end);
     }
-    v128.store(y, f32x4.min(f32x4.max(a0_0, vmin), vmax), 0);
-    v128.store(y, f32x4.min(f32x4.max(a0_1, vmin), vmax), 16);
-    v128.store(y, f32x4.min(f32x4.max(a0_2, vmin), vmax), 32);
-    v128.store(y, f32x4.min(f32x4.max(a0_3, vmin), vmax), 48);
+    v128.store(y, f32x4.pmin(f32x4.pmax(a0_0, vmin), vmax), 0);
+    v128.store(y, f32x4.pmin(f32x4.pmax(a0_1, vmin), vmax), 16);
+    v128.store(y, f32x4.pmin(f32x4.pmax(a0_2, vmin), vmax), 32);
+    v128.store(y, f32x4.pmin(f32x4.pmax(a0_3, vmin), vmax), 48);
     y += 1 * yStride;
   }
 }
 
-// 1 output channel x 8 pixels per step
-@inline function tile_b1_w8(
+// 1 output channel x 12 pixels
+@inline function tile_b1_v3(
   groups: u32, x: usize, xStride: usize, y: usize, yStride: usize,
-  w: usize, dmap: usize, nnzmap: usize, vmin: v128, vmax: v128,
+  w: usize, nnzmap: usize, vmin: v128, vmax: v128,
 ): void {
   for (let g: u32 = 0; g < groups; g++) {
-    const end = dmap + (<usize>load<u32>(nnzmap) << 2);
+    const n = load<u32>(nnzmap);
     nnzmap += 4;
-    const s0 = v128.load32_splat(w + 0);
+    const s0 = v128.load32_splat(w, 0);
+    let a0_0 = s0;
+    let a0_1 = s0;
+    let a0_2 = s0;
+    w += 4;
+    let end = w + (<usize>(n / 1) * 8);
+    if (w < end) {
+      do {
+        const m0 = v128.load32_splat(w, 0);
+        const k0_0 = m0;
+        const d0 = load<i32>(w, 4);
+        const x0_0 = v128.load(x, 0);
+        a0_0 = madd(x0_0, k0_0, a0_0);
+        const x0_1 = v128.load(x, 16);
+        a0_1 = madd(x0_1, k0_0, a0_1);
+        const x0_2 = v128.load(x, 32);
+        a0_2 = madd(x0_2, k0_0, a0_2);
+        x += <usize>(<isize>d0 * <isize>xStride);
+        w += 8;
+      } while (w < end);
+    }
+    v128.store(y, f32x4.pmin(f32x4.pmax(a0_0, vmin), vmax), 0);
+    v128.store(y, f32x4.pmin(f32x4.pmax(a0_1, vmin), vmax), 16);
+    v128.store(y, f32x4.pmin(f32x4.pmax(a0_2, vmin), vmax), 32);
+    y += 1 * yStride;
+  }
+}
+
+// 1 output channel x 8 pixels
+@inline function tile_b1_v2(
+  groups: u32, x: usize, xStride: usize, y: usize, yStride: usize,
+  w: usize, nnzmap: usize, vmin: v128, vmax: v128,
+): void {
+  for (let g: u32 = 0; g < groups; g++) {
+    const n = load<u32>(nnzmap);
+    nnzmap += 4;
+    const s0 = v128.load32_splat(w, 0);
     let a0_0 = s0;
     let a0_1 = s0;
     w += 4;
-    while (dmap < end) {
-      const d = load<i32>(dmap);
-      dmap += 4;
-      const k0 = v128.load32_splat(w + 0);
-      const x0 = v128.load(x, 0);
-      a0_0 = madd(x0, k0, a0_0);
-      const x1 = v128.load(x, 16);
-      a0_1 = madd(x1, k0, a0_1);
-      w += 4;
-      x += <usize>(<isize>d * <isize>xStride);
+    let end = w + (<usize>(n / 1) * 8);
+    if (w < end) {
+      do {
+        const m0 = v128.load32_splat(w, 0);
+        const k0_0 = m0;
+        const d0 = load<i32>(w, 4);
+        const x0_0 = v128.load(x, 0);
+        a0_0 = madd(x0_0, k0_0, a0_0);
+        const x0_1 = v128.load(x, 16);
+        a0_1 = madd(x0_1, k0_0, a0_1);
+        x += <usize>(<isize>d0 * <isize>xStride);
+        w += 8;
+      } while (w < end);
     }
-    v128.store(y, f32x4.min(f32x4.max(a0_0, vmin), vmax), 0);
-    v128.store(y, f32x4.min(f32x4.max(a0_1, vmin), vmax), 16);
+    v128.store(y, f32x4.pmin(f32x4.pmax(a0_0, vmin), vmax), 0);
+    v128.store(y, f32x4.pmin(f32x4.pmax(a0_1, vmin), vmax), 16);
     y += 1 * yStride;
   }
 }
 
-// 1 output channel x 4 pixels per step
-@inline function tile_b1_w4(
+// 1 output channel x 4 pixels
+@inline function tile_b1_v1(
   groups: u32, x: usize, xStride: usize, y: usize, yStride: usize,
-  w: usize, dmap: usize, nnzmap: usize, vmin: v128, vmax: v128,
+  w: usize, nnzmap: usize, vmin: v128, vmax: v128,
 ): void {
   for (let g: u32 = 0; g < groups; g++) {
-    const end = dmap + (<usize>load<u32>(nnzmap) << 2);
+    const n = load<u32>(nnzmap);
     nnzmap += 4;
-    const s0 = v128.load32_splat(w + 0);
+    const s0 = v128.load32_splat(w, 0);
     let a0_0 = s0;
     w += 4;
-    while (dmap < end) {
-      const d = load<i32>(dmap);
-      dmap += 4;
-      const k0 = v128.load32_splat(w + 0);
-      const x0 = v128.load(x, 0);
-      a0_0 = madd(x0, k0, a0_0);
-      w += 4;
-      x += <usize>(<isize>d * <isize>xStride);
+    let end = w + (<usize>(n / 1) * 8);
+    if (w < end) {
+      do {
+        const m0 = v128.load32_splat(w, 0);
+        const k0_0 = m0;
+        const d0 = load<i32>(w, 4);
+        const x0_0 = v128.load(x, 0);
+        a0_0 = madd(x0_0, k0_0, a0_0);
+        x += <usize>(<isize>d0 * <isize>xStride);
+        w += 8;
+      } while (w < end);
     }
-    v128.store(y, f32x4.min(f32x4.max(a0_0, vmin), vmax), 0);
+    v128.store(y, f32x4.pmin(f32x4.pmax(a0_0, vmin), vmax), 0);
     y += 1 * yStride;
   }
 }
 
-// 1 output channel x 2 pixels per step
-@inline function tile_b1_w2(
+// 1 output channel x 2 pixels
+@inline function tile_b1_p2(
   groups: u32, x: usize, xStride: usize, y: usize, yStride: usize,
-  w: usize, dmap: usize, nnzmap: usize, vmin: v128, vmax: v128,
+  w: usize, nnzmap: usize, vmin: v128, vmax: v128,
 ): void {
   for (let g: u32 = 0; g < groups; g++) {
-    const end = dmap + (<usize>load<u32>(nnzmap) << 2);
+    const n = load<u32>(nnzmap);
     nnzmap += 4;
-    const s0 = v128.load32_splat(w + 0);
+    const s0 = v128.load32_splat(w, 0);
     let a0_0 = s0;
     w += 4;
-    while (dmap < end) {
-      const d = load<i32>(dmap);
-      dmap += 4;
-      const k0 = v128.load32_splat(w + 0);
-      const x0 = v128.load64_zero(x);
-      a0_0 = madd(x0, k0, a0_0);
-      w += 4;
-      x += <usize>(<isize>d * <isize>xStride);
+    let end = w + (<usize>(n / 1) * 8);
+    if (w < end) {
+      do {
+        const m0 = v128.load32_splat(w, 0);
+        const k0_0 = m0;
+        const d0 = load<i32>(w, 4);
+        const x0_0 = v128.load64_zero(x);
+        a0_0 = madd(x0_0, k0_0, a0_0);
+        x += <usize>(<isize>d0 * <isize>xStride);
+        w += 8;
+      } while (w < end);
     }
-    v128.store64_lane(y, f32x4.min(f32x4.max(a0_0, vmin), vmax), 0);
+    v128.store64_lane(y, f32x4.pmin(f32x4.pmax(a0_0, vmin), vmax), 0);
     y += 1 * yStride;
   }
 }
 
-// 1 output channel x 1 pixel per step
-@inline function tile_b1_w1(
+// 1 output channel x 1 pixel
+@inline function tile_b1_p1(
   groups: u32, x: usize, xStride: usize, y: usize, yStride: usize,
-  w: usize, dmap: usize, nnzmap: usize, vmin: v128, vmax: v128,
+  w: usize, nnzmap: usize, vmin: v128, vmax: v128,
 ): void {
   for (let g: u32 = 0; g < groups; g++) {
-    const end = dmap + (<usize>load<u32>(nnzmap) << 2);
+    const n = load<u32>(nnzmap);
     nnzmap += 4;
-    const s0 = v128.load32_splat(w + 0);
+    const s0 = v128.load32_splat(w, 0);
     let a0_0 = s0;
     w += 4;
-    while (dmap < end) {
-      const d = load<i32>(dmap);
-      dmap += 4;
-      const k0 = v128.load32_splat(w + 0);
-      const x0 = v128.load32_zero(x);
-      a0_0 = madd(x0, k0, a0_0);
-      w += 4;
-      x += <usize>(<isize>d * <isize>xStride);
+    let end = w + (<usize>(n / 1) * 8);
+    if (w < end) {
+      do {
+        const m0 = v128.load32_splat(w, 0);
+        const k0_0 = m0;
+        const d0 = load<i32>(w, 4);
+        const x0_0 = v128.load32_zero(x);
+        a0_0 = madd(x0_0, k0_0, a0_0);
+        x += <usize>(<isize>d0 * <isize>xStride);
+        w += 8;
+      } while (w < end);
     }
-    v128.store32_lane(y, f32x4.min(f32x4.max(a0_0, vmin), vmax), 0);
+    v128.store32_lane(y, f32x4.pmin(f32x4.pmax(a0_0, vmin), vmax), 0);
     y += 1 * yStride;
   }
 }
 
-@inline function scalar_b1_w4(
+@inline function scalar_b1_p4(
   groups: u32, x: usize, xStride: usize, y: usize, yStride: usize,
-  w: usize, dmap: usize, nnzmap: usize, fmin: f32, fmax: f32,
+  w: usize, nnzmap: usize, fmin: f32, fmax: f32,
 ): void {
   for (let g: u32 = 0; g < groups; g++) {
-    const end = dmap + (<usize>load<u32>(nnzmap) << 2);
+    const n = load<u32>(nnzmap);
     nnzmap += 4;
     const s0 = load<f32>(w, 0);
     let a0_0 = s0;
@@ -217,20 +684,24 @@
     let a0_2 = s0;
     let a0_3 = s0;
     w += 4;
-    while (dmap < end) {
-      const d = load<i32>(dmap);
-      dmap += 4;
+    for (let k: u32 = 0; k < n; k++) {
+      // Column k sits in a chunk of 1 (weights, then increments) or among the leftovers.
+      const j = k % 1;
+      const full = k < n - n % 1;
+      const wk = full ? w + (<usize>j << 2) * 1 : w;
+      const dk = full ? w + 4 + (<usize>j << 2) : w + 4;
       const x0 = load<f32>(x, 0);
       const x1 = load<f32>(x, 4);
       const x2 = load<f32>(x, 8);
       const x3 = load<f32>(x, 12);
-      const k0 = load<f32>(w, 0);
+      const k0 = load<f32>(wk, 0);
       a0_0 += x0 * k0;
       a0_1 += x1 * k0;
       a0_2 += x2 * k0;
       a0_3 += x3 * k0;
-      w += 4;
-      x += <usize>(<isize>d * <isize>xStride);
+      x += <usize>(<isize>load<i32>(dk) * <isize>xStride);
+      if (!full) w += 8;
+      else if (j == 0) w += 8;
     }
     store<f32>(y, clamp(a0_0, fmin, fmax), 0);
     store<f32>(y, clamp(a0_1, fmin, fmax), 4);
@@ -240,27 +711,31 @@
   }
 }
 
-@inline function scalar_b1_w2(
+@inline function scalar_b1_p2(
   groups: u32, x: usize, xStride: usize, y: usize, yStride: usize,
-  w: usize, dmap: usize, nnzmap: usize, fmin: f32, fmax: f32,
+  w: usize, nnzmap: usize, fmin: f32, fmax: f32,
 ): void {
   for (let g: u32 = 0; g < groups; g++) {
-    const end = dmap + (<usize>load<u32>(nnzmap) << 2);
+    const n = load<u32>(nnzmap);
     nnzmap += 4;
     const s0 = load<f32>(w, 0);
     let a0_0 = s0;
     let a0_1 = s0;
     w += 4;
-    while (dmap < end) {
-      const d = load<i32>(dmap);
-      dmap += 4;
+    for (let k: u32 = 0; k < n; k++) {
+      // Column k sits in a chunk of 1 (weights, then increments) or among the leftovers.
+      const j = k % 1;
+      const full = k < n - n % 1;
+      const wk = full ? w + (<usize>j << 2) * 1 : w;
+      const dk = full ? w + 4 + (<usize>j << 2) : w + 4;
       const x0 = load<f32>(x, 0);
       const x1 = load<f32>(x, 4);
-      const k0 = load<f32>(w, 0);
+      const k0 = load<f32>(wk, 0);
       a0_0 += x0 * k0;
       a0_1 += x1 * k0;
-      w += 4;
-      x += <usize>(<isize>d * <isize>xStride);
+      x += <usize>(<isize>load<i32>(dk) * <isize>xStride);
+      if (!full) w += 8;
+      else if (j == 0) w += 8;
     }
     store<f32>(y, clamp(a0_0, fmin, fmax), 0);
     store<f32>(y, clamp(a0_1, fmin, fmax), 4);
@@ -268,24 +743,28 @@
   }
 }
 
-@inline function scalar_b1_w1(
+@inline function scalar_b1_p1(
   groups: u32, x: usize, xStride: usize, y: usize, yStride: usize,
-  w: usize, dmap: usize, nnzmap: usize, fmin: f32, fmax: f32,
+  w: usize, nnzmap: usize, fmin: f32, fmax: f32,
 ): void {
   for (let g: u32 = 0; g < groups; g++) {
-    const end = dmap + (<usize>load<u32>(nnzmap) << 2);
+    const n = load<u32>(nnzmap);
     nnzmap += 4;
     const s0 = load<f32>(w, 0);
     let a0_0 = s0;
     w += 4;
-    while (dmap < end) {
-      const d = load<i32>(dmap);
-      dmap += 4;
+    for (let k: u32 = 0; k < n; k++) {
+      // Column k sits in a chunk of 1 (weights, then increments) or among the leftovers.
+      const j = k % 1;
+      const full = k < n - n % 1;
+      const wk = full ? w + (<usize>j << 2) * 1 : w;
+      const dk = full ? w + 4 + (<usize>j << 2) : w + 4;
       const x0 = load<f32>(x, 0);
-      const k0 = load<f32>(w, 0);
+      const k0 = load<f32>(wk, 0);
       a0_0 += x0 * k0;
-      w += 4;
-      x += <usize>(<isize>d * <isize>xStride);
+      x += <usize>(<isize>load<i32>(dk) * <isize>xStride);
+      if (!full) w += 8;
+      else if (j == 0) w += 8;
     }
     store<f32>(y, clamp(a0_0, fmin, fmax), 0);
     y += 1 * yStride;
@@ -295,242 +774,468 @@
 /**
  * Sparse (1-channel blocks) x dense: for each of `groups` blocks of 1 output channels,
  * y[c][p] = clamp(bias[c] + sum over the block's nonzeros of w * x[channel][p]).
- * Pointers are byte offsets; `x` starts at input channel `first`; the dmap holds the
- * channel increment after each nonzero (chained over all groups, wrapping to `first`).
+ * Pointers are byte offsets; `x` starts at input channel `first`; `w` is the section's
+ * stream (see as/gen_spmm.ts), whose increments chain over all groups, wrapping to `first`.
+ * The row is cut into the fewest tiles of at most 48 pixels, of near-equal widths.
  */
 export function spmm1(
   pixels: u32, x: usize, xStride: usize, y: usize, yStride: usize,
-  groups: u32, w: usize, dmap: usize, nnzmap: usize, first: u32, fmin: f32, fmax: f32,
+  groups: u32, w: usize, nnzmap: usize, first: u32, fmin: f32, fmax: f32,
 ): void {
   const x0 = x + <usize>first * xStride;
   let p: u32 = 0;
   if (ASC_FEATURE_SIMD) {
     const vmin = f32x4.splat(fmin);
     const vmax = f32x4.splat(fmax);
-    while (p + 32 <= pixels) {
-      tile_b1_w32(groups, x0 + (<usize>p << 2), xStride, y + (<usize>p << 2), yStride, w, dmap, nnzmap, vmin, vmax);
-      p += 32;
-    }
-    if (p + 16 <= pixels) {
-      tile_b1_w16(groups, x0 + (<usize>p << 2), xStride, y + (<usize>p << 2), yStride, w, dmap, nnzmap, vmin, vmax);
-      p += 16;
-    }
-    if (p + 8 <= pixels) {
-      tile_b1_w8(groups, x0 + (<usize>p << 2), xStride, y + (<usize>p << 2), yStride, w, dmap, nnzmap, vmin, vmax);
-      p += 8;
-    }
-    if (p + 4 <= pixels) {
-      tile_b1_w4(groups, x0 + (<usize>p << 2), xStride, y + (<usize>p << 2), yStride, w, dmap, nnzmap, vmin, vmax);
-      p += 4;
-    }
-    if (p + 2 <= pixels) {
-      tile_b1_w2(groups, x0 + (<usize>p << 2), xStride, y + (<usize>p << 2), yStride, w, dmap, nnzmap, vmin, vmax);
-      p += 2;
-    }
-    if (p + 1 <= pixels) {
-      tile_b1_w1(groups, x0 + (<usize>p << 2), xStride, y + (<usize>p << 2), yStride, w, dmap, nnzmap, vmin, vmax);
-      p += 1;
+    const nv = (pixels + 3) >> 2;
+    const tiles = (nv + 11) / 12;
+    if (tiles > 1 || nv << 2 == pixels) {
+      const narrow = nv / tiles;
+      const wide = nv % tiles;
+      for (let t: u32 = 0; t < tiles; t++) {
+        const vecs = narrow + u32(t < wide);
+        // The last tile ends at the last pixel (it may recompute a few pixels of the one
+        // before it, which is harmless).
+        const at = min(p, pixels - (vecs << 2));
+        switch (vecs) {
+          case 1: tile_b1_v1(groups, x0 + (<usize>(at) << 2), xStride, y + (<usize>(at) << 2), yStride, w, nnzmap, vmin, vmax); break;
+          case 2: tile_b1_v2(groups, x0 + (<usize>(at) << 2), xStride, y + (<usize>(at) << 2), yStride, w, nnzmap, vmin, vmax); break;
+          case 3: tile_b1_v3(groups, x0 + (<usize>(at) << 2), xStride, y + (<usize>(at) << 2), yStride, w, nnzmap, vmin, vmax); break;
+          case 4: tile_b1_v4(groups, x0 + (<usize>(at) << 2), xStride, y + (<usize>(at) << 2), yStride, w, nnzmap, vmin, vmax); break;
+          case 5: tile_b1_v5(groups, x0 + (<usize>(at) << 2), xStride, y + (<usize>(at) << 2), yStride, w, nnzmap, vmin, vmax); break;
+          case 6: tile_b1_v6(groups, x0 + (<usize>(at) << 2), xStride, y + (<usize>(at) << 2), yStride, w, nnzmap, vmin, vmax); break;
+          case 7: tile_b1_v7(groups, x0 + (<usize>(at) << 2), xStride, y + (<usize>(at) << 2), yStride, w, nnzmap, vmin, vmax); break;
+          case 8: tile_b1_v8(groups, x0 + (<usize>(at) << 2), xStride, y + (<usize>(at) << 2), yStride, w, nnzmap, vmin, vmax); break;
+          case 9: tile_b1_v9(groups, x0 + (<usize>(at) << 2), xStride, y + (<usize>(at) << 2), yStride, w, nnzmap, vmin, vmax); break;
+          case 10: tile_b1_v10(groups, x0 + (<usize>(at) << 2), xStride, y + (<usize>(at) << 2), yStride, w, nnzmap, vmin, vmax); break;
+          case 11: tile_b1_v11(groups, x0 + (<usize>(at) << 2), xStride, y + (<usize>(at) << 2), yStride, w, nnzmap, vmin, vmax); break;
+          case 12: tile_b1_v12(groups, x0 + (<usize>(at) << 2), xStride, y + (<usize>(at) << 2), yStride, w, nnzmap, vmin, vmax); break;
+        }
+        p += vecs << 2;
+      }
+    } else {
+      // Fewer than 48 pixels, not a multiple of 4: whole vectors, then 2 and 1.
+      const full = pixels >> 2;
+      switch (full) {
+        case 1: tile_b1_v1(groups, x0 + (<usize>(0) << 2), xStride, y + (<usize>(0) << 2), yStride, w, nnzmap, vmin, vmax); break;
+        case 2: tile_b1_v2(groups, x0 + (<usize>(0) << 2), xStride, y + (<usize>(0) << 2), yStride, w, nnzmap, vmin, vmax); break;
+        case 3: tile_b1_v3(groups, x0 + (<usize>(0) << 2), xStride, y + (<usize>(0) << 2), yStride, w, nnzmap, vmin, vmax); break;
+        case 4: tile_b1_v4(groups, x0 + (<usize>(0) << 2), xStride, y + (<usize>(0) << 2), yStride, w, nnzmap, vmin, vmax); break;
+        case 5: tile_b1_v5(groups, x0 + (<usize>(0) << 2), xStride, y + (<usize>(0) << 2), yStride, w, nnzmap, vmin, vmax); break;
+        case 6: tile_b1_v6(groups, x0 + (<usize>(0) << 2), xStride, y + (<usize>(0) << 2), yStride, w, nnzmap, vmin, vmax); break;
+        case 7: tile_b1_v7(groups, x0 + (<usize>(0) << 2), xStride, y + (<usize>(0) << 2), yStride, w, nnzmap, vmin, vmax); break;
+        case 8: tile_b1_v8(groups, x0 + (<usize>(0) << 2), xStride, y + (<usize>(0) << 2), yStride, w, nnzmap, vmin, vmax); break;
+        case 9: tile_b1_v9(groups, x0 + (<usize>(0) << 2), xStride, y + (<usize>(0) << 2), yStride, w, nnzmap, vmin, vmax); break;
+        case 10: tile_b1_v10(groups, x0 + (<usize>(0) << 2), xStride, y + (<usize>(0) << 2), yStride, w, nnzmap, vmin, vmax); break;
+        case 11: tile_b1_v11(groups, x0 + (<usize>(0) << 2), xStride, y + (<usize>(0) << 2), yStride, w, nnzmap, vmin, vmax); break;
+      }
+      p = full << 2;
+      if (p + 2 <= pixels) {
+        tile_b1_p2(groups, x0 + (<usize>(p) << 2), xStride, y + (<usize>(p) << 2), yStride, w, nnzmap, vmin, vmax);
+        p += 2;
+      }
+      if (p < pixels) tile_b1_p1(groups, x0 + (<usize>(p) << 2), xStride, y + (<usize>(p) << 2), yStride, w, nnzmap, vmin, vmax);
     }
   } else {
     while (p + 4 <= pixels) {
-      scalar_b1_w4(groups, x0 + (<usize>p << 2), xStride, y + (<usize>p << 2), yStride, w, dmap, nnzmap, fmin, fmax);
+      scalar_b1_p4(groups, x0 + (<usize>(p) << 2), xStride, y + (<usize>(p) << 2), yStride, w, nnzmap, fmin, fmax);
       p += 4;
     }
     if (p + 2 <= pixels) {
-      scalar_b1_w2(groups, x0 + (<usize>p << 2), xStride, y + (<usize>p << 2), yStride, w, dmap, nnzmap, fmin, fmax);
+      scalar_b1_p2(groups, x0 + (<usize>(p) << 2), xStride, y + (<usize>(p) << 2), yStride, w, nnzmap, fmin, fmax);
       p += 2;
     }
     if (p + 1 <= pixels) {
-      scalar_b1_w1(groups, x0 + (<usize>p << 2), xStride, y + (<usize>p << 2), yStride, w, dmap, nnzmap, fmin, fmax);
+      scalar_b1_p1(groups, x0 + (<usize>(p) << 2), xStride, y + (<usize>(p) << 2), yStride, w, nnzmap, fmin, fmax);
       p += 1;
     }
   }
 }
 
-// 2 output channels x 16 pixels per step
-@inline function tile_b2_w16(
+// 2 output channels x 16 pixels
+@inline function tile_b2_v4(
   groups: u32, x: usize, xStride: usize, y: usize, yStride: usize,
-  w: usize, dmap: usize, nnzmap: usize, vmin: v128, vmax: v128,
+  w: usize, nnzmap: usize, vmin: v128, vmax: v128,
 ): void {
   for (let g: u32 = 0; g < groups; g++) {
-    const end = dmap + (<usize>load<u32>(nnzmap) << 2);
+    const n = load<u32>(nnzmap);
     nnzmap += 4;
-    const s0 = v128.load32_splat(w + 0);
+    const s0 = v128.load32_splat(w, 0);
     let a0_0 = s0;
     let a0_1 = s0;
     let a0_2 = s0;
     let a0_3 = s0;
-    const s1 = v128.load32_splat(w + 4);
+    const s1 = v128.load32_splat(w, 4);
     let a1_0 = s1;
     let a1_1 = s1;
     let a1_2 = s1;
     let a1_3 = s1;
     w += 8;
-    while (dmap < end) {
-      const d = load<i32>(dmap);
-      dmap += 4;
-      const k0 = v128.load32_splat(w + 0);
-      const k1 = v128.load32_splat(w + 4);
-      const x0 = v128.load(x, 0);
-      a0_0 = madd(x0, k0, a0_0);
-      a1_0 = madd(x0, k1, a1_0);
-      const x1 = v128.load(x, 16);
-      a0_1 = madd(x1, k0, a0_1);
-      a1_1 = madd(x1, k1, a1_1);
-      const x2 = v128.load(x, 32);
-      a0_2 = madd(x2, k0, a0_2);
-      a1_2 = madd(x2, k1, a1_2);
-      const x3 = v128.load(x, 48);
-      a0_3 = madd(x3, k0, a0_3);
-      a1_3 = madd(x3, k1, a1_3);
-      w += 8;
-      x += <usize>(<isize>d * <isize>xStride);
+    let end = w + (<usize>(n / 2) * 24);
+    if (w < end) {
+      do {
+        const m0 = v128.load(w, 0);
+        const k0_0 = i32x4.shuffle(m0, m0, 0, 0, 0, 0);
+        const k0_1 = i32x4.shuffle(m0, m0, 1, 1, 1, 1);
+        const d0 = load<i32>(w, 16);
+        const x0_0 = v128.load(x, 0);
+        a0_0 = madd(x0_0, k0_0, a0_0);
+        a1_0 = madd(x0_0, k0_1, a1_0);
+        const x0_1 = v128.load(x, 16);
+        a0_1 = madd(x0_1, k0_0, a0_1);
+        a1_1 = madd(x0_1, k0_1, a1_1);
+        const x0_2 = v128.load(x, 32);
+        a0_2 = madd(x0_2, k0_0, a0_2);
+        a1_2 = madd(x0_2, k0_1, a1_2);
+        const x0_3 = v128.load(x, 48);
+        a0_3 = madd(x0_3, k0_0, a0_3);
+        a1_3 = madd(x0_3, k0_1, a1_3);
+        x += <usize>(<isize>d0 * <isize>xStride);
+        const k1_0 = i32x4.shuffle(m0, m0, 2, 2, 2, 2);
+        const k1_1 = i32x4.shuffle(m0, m0, 3, 3, 3, 3);
+        const d1 = load<i32>(w, 20);
+        const x1_0 = v128.load(x, 0);
+        a0_0 = madd(x1_0, k1_0, a0_0);
+        a1_0 = madd(x1_0, k1_1, a1_0);
+        const x1_1 = v128.load(x, 16);
+        a0_1 = madd(x1_1, k1_0, a0_1);
+        a1_1 = madd(x1_1, k1_1, a1_1);
+        const x1_2 = v128.load(x, 32);
+        a0_2 = madd(x1_2, k1_0, a0_2);
+        a1_2 = madd(x1_2, k1_1, a1_2);
+        const x1_3 = v128.load(x, 48);
+        a0_3 = madd(x1_3, k1_0, a0_3);
+        a1_3 = madd(x1_3, k1_1, a1_3);
+        x += <usize>(<isize>d1 * <isize>xStride);
+        w += 24;
+      } while (w < end);
     }
-    v128.store(y, f32x4.min(f32x4.max(a0_0, vmin), vmax), 0);
-    v128.store(y, f32x4.min(f32x4.max(a0_1, vmin), vmax), 16);
-    v128.store(y, f32x4.min(f32x4.max(a0_2, vmin), vmax), 32);
-    v128.store(y, f32x4.min(f32x4.max(a0_3, vmin), vmax), 48);
-    v128.store(y + 1 * yStride, f32x4.min(f32x4.max(a1_0, vmin), vmax), 0);
-    v128.store(y + 1 * yStride, f32x4.min(f32x4.max(a1_1, vmin), vmax), 16);
-    v128.store(y + 1 * yStride, f32x4.min(f32x4.max(a1_2, vmin), vmax), 32);
-    v128.store(y + 1 * yStride, f32x4.min(f32x4.max(a1_3, vmin), vmax), 48);
+    if (n & 1) {
+      const t0 = v128.load32_splat(w, 0);
+      const t1 = v128.load32_splat(w, 4);
+      const e = load<i32>(w, 8);
+      const xt_0 = v128.load(x, 0);
+      a0_0 = madd(xt_0, t0, a0_0);
+      a1_0 = madd(xt_0, t1, a1_0);
+      const xt_1 = v128.load(x, 16);
+      a0_1 = madd(xt_1, t0, a0_1);
+      a1_1 = madd(xt_1, t1, a1_1);
+      const xt_2 = v128.load(x, 32);
+      a0_2 = madd(xt_2, t0, a0_2);
+      a1_2 = madd(xt_2, t1, a1_2);
+      const xt_3 = v128.load(x, 48);
+      a0_3 = madd(xt_3, t0, a0_3);
+      a1_3 = madd(xt_3, t1, a1_3);
+      x += <usize>(<isize>e * <isize>xStride);
+      w += 12;
+    }
+    v128.store(y, f32x4.pmin(f32x4.pmax(a0_0, vmin), vmax), 0);
+    v128.store(y, f32x4.pmin(f32x4.pmax(a0_1, vmin), vmax), 16);
+    v128.store(y, f32x4.pmin(f32x4.pmax(a0_2, vmin), vmax), 32);
+    v128.store(y, f32x4.pmin(f32x4.pmax(a0_3, vmin), vmax), 48);
+    v128.store(y + 1 * yStride, f32x4.pmin(f32x4.pmax(a1_0, vmin), vmax), 0);
+    v128.store(y + 1 * yStride, f32x4.pmin(f32x4.pmax(a1_1, vmin), vmax), 16);
+    v128.store(y + 1 * yStride, f32x4.pmin(f32x4.pmax(a1_2, vmin), vmax), 32);
+    v128.store(y + 1 * yStride, f32x4.pmin(f32x4.pmax(a1_3, vmin), vmax), 48);
     y += 2 * yStride;
   }
 }
 
-// 2 output channels x 8 pixels per step
-@inline function tile_b2_w8(
+// 2 output channels x 12 pixels
+@inline function tile_b2_v3(
   groups: u32, x: usize, xStride: usize, y: usize, yStride: usize,
-  w: usize, dmap: usize, nnzmap: usize, vmin: v128, vmax: v128,
+  w: usize, nnzmap: usize, vmin: v128, vmax: v128,
 ): void {
   for (let g: u32 = 0; g < groups; g++) {
-    const end = dmap + (<usize>load<u32>(nnzmap) << 2);
+    const n = load<u32>(nnzmap);
     nnzmap += 4;
-    const s0 = v128.load32_splat(w + 0);
+    const s0 = v128.load32_splat(w, 0);
     let a0_0 = s0;
     let a0_1 = s0;
-    const s1 = v128.load32_splat(w + 4);
+    let a0_2 = s0;
+    const s1 = v128.load32_splat(w, 4);
+    let a1_0 = s1;
+    let a1_1 = s1;
+    let a1_2 = s1;
+    w += 8;
+    let end = w + (<usize>(n / 2) * 24);
+    if (w < end) {
+      do {
+        const m0 = v128.load(w, 0);
+        const k0_0 = i32x4.shuffle(m0, m0, 0, 0, 0, 0);
+        const k0_1 = i32x4.shuffle(m0, m0, 1, 1, 1, 1);
+        const d0 = load<i32>(w, 16);
+        const x0_0 = v128.load(x, 0);
+        a0_0 = madd(x0_0, k0_0, a0_0);
+        a1_0 = madd(x0_0, k0_1, a1_0);
+        const x0_1 = v128.load(x, 16);
+        a0_1 = madd(x0_1, k0_0, a0_1);
+        a1_1 = madd(x0_1, k0_1, a1_1);
+        const x0_2 = v128.load(x, 32);
+        a0_2 = madd(x0_2, k0_0, a0_2);
+        a1_2 = madd(x0_2, k0_1, a1_2);
+        x += <usize>(<isize>d0 * <isize>xStride);
+        const k1_0 = i32x4.shuffle(m0, m0, 2, 2, 2, 2);
+        const k1_1 = i32x4.shuffle(m0, m0, 3, 3, 3, 3);
+        const d1 = load<i32>(w, 20);
+        const x1_0 = v128.load(x, 0);
+        a0_0 = madd(x1_0, k1_0, a0_0);
+        a1_0 = madd(x1_0, k1_1, a1_0);
+        const x1_1 = v128.load(x, 16);
+        a0_1 = madd(x1_1, k1_0, a0_1);
+        a1_1 = madd(x1_1, k1_1, a1_1);
+        const x1_2 = v128.load(x, 32);
+        a0_2 = madd(x1_2, k1_0, a0_2);
+        a1_2 = madd(x1_2, k1_1, a1_2);
+        x += <usize>(<isize>d1 * <isize>xStride);
+        w += 24;
+      } while (w < end);
+    }
+    if (n & 1) {
+      const t0 = v128.load32_splat(w, 0);
+      const t1 = v128.load32_splat(w, 4);
+      const e = load<i32>(w, 8);
+      const xt_0 = v128.load(x, 0);
+      a0_0 = madd(xt_0, t0, a0_0);
+      a1_0 = madd(xt_0, t1, a1_0);
+      const xt_1 = v128.load(x, 16);
+      a0_1 = madd(xt_1, t0, a0_1);
+      a1_1 = madd(xt_1, t1, a1_1);
+      const xt_2 = v128.load(x, 32);
+      a0_2 = madd(xt_2, t0, a0_2);
+      a1_2 = madd(xt_2, t1, a1_2);
+      x += <usize>(<isize>e * <isize>xStride);
+      w += 12;
+    }
+    v128.store(y, f32x4.pmin(f32x4.pmax(a0_0, vmin), vmax), 0);
+    v128.store(y, f32x4.pmin(f32x4.pmax(a0_1, vmin), vmax), 16);
+    v128.store(y, f32x4.pmin(f32x4.pmax(a0_2, vmin), vmax), 32);
+    v128.store(y + 1 * yStride, f32x4.pmin(f32x4.pmax(a1_0, vmin), vmax), 0);
+    v128.store(y + 1 * yStride, f32x4.pmin(f32x4.pmax(a1_1, vmin), vmax), 16);
+    v128.store(y + 1 * yStride, f32x4.pmin(f32x4.pmax(a1_2, vmin), vmax), 32);
+    y += 2 * yStride;
+  }
+}
+
+// 2 output channels x 8 pixels
+@inline function tile_b2_v2(
+  groups: u32, x: usize, xStride: usize, y: usize, yStride: usize,
+  w: usize, nnzmap: usize, vmin: v128, vmax: v128,
+): void {
+  for (let g: u32 = 0; g < groups; g++) {
+    const n = load<u32>(nnzmap);
+    nnzmap += 4;
+    const s0 = v128.load32_splat(w, 0);
+    let a0_0 = s0;
+    let a0_1 = s0;
+    const s1 = v128.load32_splat(w, 4);
     let a1_0 = s1;
     let a1_1 = s1;
     w += 8;
-    while (dmap < end) {
-      const d = load<i32>(dmap);
-      dmap += 4;
-      const k0 = v128.load32_splat(w + 0);
-      const k1 = v128.load32_splat(w + 4);
-      const x0 = v128.load(x, 0);
-      a0_0 = madd(x0, k0, a0_0);
-      a1_0 = madd(x0, k1, a1_0);
-      const x1 = v128.load(x, 16);
-      a0_1 = madd(x1, k0, a0_1);
-      a1_1 = madd(x1, k1, a1_1);
-      w += 8;
-      x += <usize>(<isize>d * <isize>xStride);
+    let end = w + (<usize>(n / 2) * 24);
+    if (w < end) {
+      do {
+        const m0 = v128.load(w, 0);
+        const k0_0 = i32x4.shuffle(m0, m0, 0, 0, 0, 0);
+        const k0_1 = i32x4.shuffle(m0, m0, 1, 1, 1, 1);
+        const d0 = load<i32>(w, 16);
+        const x0_0 = v128.load(x, 0);
+        a0_0 = madd(x0_0, k0_0, a0_0);
+        a1_0 = madd(x0_0, k0_1, a1_0);
+        const x0_1 = v128.load(x, 16);
+        a0_1 = madd(x0_1, k0_0, a0_1);
+        a1_1 = madd(x0_1, k0_1, a1_1);
+        x += <usize>(<isize>d0 * <isize>xStride);
+        const k1_0 = i32x4.shuffle(m0, m0, 2, 2, 2, 2);
+        const k1_1 = i32x4.shuffle(m0, m0, 3, 3, 3, 3);
+        const d1 = load<i32>(w, 20);
+        const x1_0 = v128.load(x, 0);
+        a0_0 = madd(x1_0, k1_0, a0_0);
+        a1_0 = madd(x1_0, k1_1, a1_0);
+        const x1_1 = v128.load(x, 16);
+        a0_1 = madd(x1_1, k1_0, a0_1);
+        a1_1 = madd(x1_1, k1_1, a1_1);
+        x += <usize>(<isize>d1 * <isize>xStride);
+        w += 24;
+      } while (w < end);
     }
-    v128.store(y, f32x4.min(f32x4.max(a0_0, vmin), vmax), 0);
-    v128.store(y, f32x4.min(f32x4.max(a0_1, vmin), vmax), 16);
-    v128.store(y + 1 * yStride, f32x4.min(f32x4.max(a1_0, vmin), vmax), 0);
-    v128.store(y + 1 * yStride, f32x4.min(f32x4.max(a1_1, vmin), vmax), 16);
+    if (n & 1) {
+      const t0 = v128.load32_splat(w, 0);
+      const t1 = v128.load32_splat(w, 4);
+      const e = load<i32>(w, 8);
+      const xt_0 = v128.load(x, 0);
+      a0_0 = madd(xt_0, t0, a0_0);
+      a1_0 = madd(xt_0, t1, a1_0);
+      const xt_1 = v128.load(x, 16);
+      a0_1 = madd(xt_1, t0, a0_1);
+      a1_1 = madd(xt_1, t1, a1_1);
+      x += <usize>(<isize>e * <isize>xStride);
+      w += 12;
+    }
+    v128.store(y, f32x4.pmin(f32x4.pmax(a0_0, vmin), vmax), 0);
+    v128.store(y, f32x4.pmin(f32x4.pmax(a0_1, vmin), vmax), 16);
+    v128.store(y + 1 * yStride, f32x4.pmin(f32x4.pmax(a1_0, vmin), vmax), 0);
+    v128.store(y + 1 * yStride, f32x4.pmin(f32x4.pmax(a1_1, vmin), vmax), 16);
     y += 2 * yStride;
   }
 }
 
-// 2 output channels x 4 pixels per step
-@inline function tile_b2_w4(
+// 2 output channels x 4 pixels
+@inline function tile_b2_v1(
   groups: u32, x: usize, xStride: usize, y: usize, yStride: usize,
-  w: usize, dmap: usize, nnzmap: usize, vmin: v128, vmax: v128,
+  w: usize, nnzmap: usize, vmin: v128, vmax: v128,
 ): void {
   for (let g: u32 = 0; g < groups; g++) {
-    const end = dmap + (<usize>load<u32>(nnzmap) << 2);
+    const n = load<u32>(nnzmap);
     nnzmap += 4;
-    const s0 = v128.load32_splat(w + 0);
+    const s0 = v128.load32_splat(w, 0);
     let a0_0 = s0;
-    const s1 = v128.load32_splat(w + 4);
+    const s1 = v128.load32_splat(w, 4);
     let a1_0 = s1;
     w += 8;
-    while (dmap < end) {
-      const d = load<i32>(dmap);
-      dmap += 4;
-      const k0 = v128.load32_splat(w + 0);
-      const k1 = v128.load32_splat(w + 4);
-      const x0 = v128.load(x, 0);
-      a0_0 = madd(x0, k0, a0_0);
-      a1_0 = madd(x0, k1, a1_0);
-      w += 8;
-      x += <usize>(<isize>d * <isize>xStride);
+    let end = w + (<usize>(n / 2) * 24);
+    if (w < end) {
+      do {
+        const m0 = v128.load(w, 0);
+        const k0_0 = i32x4.shuffle(m0, m0, 0, 0, 0, 0);
+        const k0_1 = i32x4.shuffle(m0, m0, 1, 1, 1, 1);
+        const d0 = load<i32>(w, 16);
+        const x0_0 = v128.load(x, 0);
+        a0_0 = madd(x0_0, k0_0, a0_0);
+        a1_0 = madd(x0_0, k0_1, a1_0);
+        x += <usize>(<isize>d0 * <isize>xStride);
+        const k1_0 = i32x4.shuffle(m0, m0, 2, 2, 2, 2);
+        const k1_1 = i32x4.shuffle(m0, m0, 3, 3, 3, 3);
+        const d1 = load<i32>(w, 20);
+        const x1_0 = v128.load(x, 0);
+        a0_0 = madd(x1_0, k1_0, a0_0);
+        a1_0 = madd(x1_0, k1_1, a1_0);
+        x += <usize>(<isize>d1 * <isize>xStride);
+        w += 24;
+      } while (w < end);
     }
-    v128.store(y, f32x4.min(f32x4.max(a0_0, vmin), vmax), 0);
-    v128.store(y + 1 * yStride, f32x4.min(f32x4.max(a1_0, vmin), vmax), 0);
+    if (n & 1) {
+      const t0 = v128.load32_splat(w, 0);
+      const t1 = v128.load32_splat(w, 4);
+      const e = load<i32>(w, 8);
+      const xt_0 = v128.load(x, 0);
+      a0_0 = madd(xt_0, t0, a0_0);
+      a1_0 = madd(xt_0, t1, a1_0);
+      x += <usize>(<isize>e * <isize>xStride);
+      w += 12;
+    }
+    v128.store(y, f32x4.pmin(f32x4.pmax(a0_0, vmin), vmax), 0);
+    v128.store(y + 1 * yStride, f32x4.pmin(f32x4.pmax(a1_0, vmin), vmax), 0);
     y += 2 * yStride;
   }
 }
 
-// 2 output channels x 2 pixels per step
-@inline function tile_b2_w2(
+// 2 output channels x 2 pixels
+@inline function tile_b2_p2(
   groups: u32, x: usize, xStride: usize, y: usize, yStride: usize,
-  w: usize, dmap: usize, nnzmap: usize, vmin: v128, vmax: v128,
+  w: usize, nnzmap: usize, vmin: v128, vmax: v128,
 ): void {
   for (let g: u32 = 0; g < groups; g++) {
-    const end = dmap + (<usize>load<u32>(nnzmap) << 2);
+    const n = load<u32>(nnzmap);
     nnzmap += 4;
-    const s0 = v128.load32_splat(w + 0);
+    const s0 = v128.load32_splat(w, 0);
     let a0_0 = s0;
-    const s1 = v128.load32_splat(w + 4);
+    const s1 = v128.load32_splat(w, 4);
     let a1_0 = s1;
     w += 8;
-    while (dmap < end) {
-      const d = load<i32>(dmap);
-      dmap += 4;
-      const k0 = v128.load32_splat(w + 0);
-      const k1 = v128.load32_splat(w + 4);
-      const x0 = v128.load64_zero(x);
-      a0_0 = madd(x0, k0, a0_0);
-      a1_0 = madd(x0, k1, a1_0);
-      w += 8;
-      x += <usize>(<isize>d * <isize>xStride);
+    let end = w + (<usize>(n / 2) * 24);
+    if (w < end) {
+      do {
+        const m0 = v128.load(w, 0);
+        const k0_0 = i32x4.shuffle(m0, m0, 0, 0, 0, 0);
+        const k0_1 = i32x4.shuffle(m0, m0, 1, 1, 1, 1);
+        const d0 = load<i32>(w, 16);
+        const x0_0 = v128.load64_zero(x);
+        a0_0 = madd(x0_0, k0_0, a0_0);
+        a1_0 = madd(x0_0, k0_1, a1_0);
+        x += <usize>(<isize>d0 * <isize>xStride);
+        const k1_0 = i32x4.shuffle(m0, m0, 2, 2, 2, 2);
+        const k1_1 = i32x4.shuffle(m0, m0, 3, 3, 3, 3);
+        const d1 = load<i32>(w, 20);
+        const x1_0 = v128.load64_zero(x);
+        a0_0 = madd(x1_0, k1_0, a0_0);
+        a1_0 = madd(x1_0, k1_1, a1_0);
+        x += <usize>(<isize>d1 * <isize>xStride);
+        w += 24;
+      } while (w < end);
     }
-    v128.store64_lane(y, f32x4.min(f32x4.max(a0_0, vmin), vmax), 0);
-    v128.store64_lane(y + 1 * yStride, f32x4.min(f32x4.max(a1_0, vmin), vmax), 0);
+    if (n & 1) {
+      const t0 = v128.load32_splat(w, 0);
+      const t1 = v128.load32_splat(w, 4);
+      const e = load<i32>(w, 8);
+      const xt_0 = v128.load64_zero(x);
+      a0_0 = madd(xt_0, t0, a0_0);
+      a1_0 = madd(xt_0, t1, a1_0);
+      x += <usize>(<isize>e * <isize>xStride);
+      w += 12;
+    }
+    v128.store64_lane(y, f32x4.pmin(f32x4.pmax(a0_0, vmin), vmax), 0);
+    v128.store64_lane(y + 1 * yStride, f32x4.pmin(f32x4.pmax(a1_0, vmin), vmax), 0);
     y += 2 * yStride;
   }
 }
 
-// 2 output channels x 1 pixel per step
-@inline function tile_b2_w1(
+// 2 output channels x 1 pixel
+@inline function tile_b2_p1(
   groups: u32, x: usize, xStride: usize, y: usize, yStride: usize,
-  w: usize, dmap: usize, nnzmap: usize, vmin: v128, vmax: v128,
+  w: usize, nnzmap: usize, vmin: v128, vmax: v128,
 ): void {
   for (let g: u32 = 0; g < groups; g++) {
-    const end = dmap + (<usize>load<u32>(nnzmap) << 2);
+    const n = load<u32>(nnzmap);
     nnzmap += 4;
-    const s0 = v128.load32_splat(w + 0);
+    const s0 = v128.load32_splat(w, 0);
     let a0_0 = s0;
-    const s1 = v128.load32_splat(w + 4);
+    const s1 = v128.load32_splat(w, 4);
     let a1_0 = s1;
     w += 8;
-    while (dmap < end) {
-      const d = load<i32>(dmap);
-      dmap += 4;
-      const k0 = v128.load32_splat(w + 0);
-      const k1 = v128.load32_splat(w + 4);
-      const x0 = v128.load32_zero(x);
-      a0_0 = madd(x0, k0, a0_0);
-      a1_0 = madd(x0, k1, a1_0);
-      w += 8;
-      x += <usize>(<isize>d * <isize>xStride);
+    let end = w + (<usize>(n / 2) * 24);
+    if (w < end) {
+      do {
+        const m0 = v128.load(w, 0);
+        const k0_0 = i32x4.shuffle(m0, m0, 0, 0, 0, 0);
+        const k0_1 = i32x4.shuffle(m0, m0, 1, 1, 1, 1);
+        const d0 = load<i32>(w, 16);
+        const x0_0 = v128.load32_zero(x);
+        a0_0 = madd(x0_0, k0_0, a0_0);
+        a1_0 = madd(x0_0, k0_1, a1_0);
+        x += <usize>(<isize>d0 * <isize>xStride);
+        const k1_0 = i32x4.shuffle(m0, m0, 2, 2, 2, 2);
+        const k1_1 = i32x4.shuffle(m0, m0, 3, 3, 3, 3);
+        const d1 = load<i32>(w, 20);
+        const x1_0 = v128.load32_zero(x);
+        a0_0 = madd(x1_0, k1_0, a0_0);
+        a1_0 = madd(x1_0, k1_1, a1_0);
+        x += <usize>(<isize>d1 * <isize>xStride);
+        w += 24;
+      } while (w < end);
     }
-    v128.store32_lane(y, f32x4.min(f32x4.max(a0_0, vmin), vmax), 0);
-    v128.store32_lane(y + 1 * yStride, f32x4.min(f32x4.max(a1_0, vmin), vmax), 0);
+    if (n & 1) {
+      const t0 = v128.load32_splat(w, 0);
+      const t1 = v128.load32_splat(w, 4);
+      const e = load<i32>(w, 8);
+      const xt_0 = v128.load32_zero(x);
+      a0_0 = madd(xt_0, t0, a0_0);
+      a1_0 = madd(xt_0, t1, a1_0);
+      x += <usize>(<isize>e * <isize>xStride);
+      w += 12;
+    }
+    v128.store32_lane(y, f32x4.pmin(f32x4.pmax(a0_0, vmin), vmax), 0);
+    v128.store32_lane(y + 1 * yStride, f32x4.pmin(f32x4.pmax(a1_0, vmin), vmax), 0);
     y += 2 * yStride;
   }
 }
 
-@inline function scalar_b2_w4(
+@inline function scalar_b2_p4(
   groups: u32, x: usize, xStride: usize, y: usize, yStride: usize,
-  w: usize, dmap: usize, nnzmap: usize, fmin: f32, fmax: f32,
+  w: usize, nnzmap: usize, fmin: f32, fmax: f32,
 ): void {
   for (let g: u32 = 0; g < groups; g++) {
-    const end = dmap + (<usize>load<u32>(nnzmap) << 2);
+    const n = load<u32>(nnzmap);
     nnzmap += 4;
     const s0 = load<f32>(w, 0);
     let a0_0 = s0;
@@ -543,25 +1248,29 @@ export function spmm1(
     let a1_2 = s1;
     let a1_3 = s1;
     w += 8;
-    while (dmap < end) {
-      const d = load<i32>(dmap);
-      dmap += 4;
+    for (let k: u32 = 0; k < n; k++) {
+      // Column k sits in a chunk of 2 (weights, then increments) or among the leftovers.
+      const j = k % 2;
+      const full = k < n - n % 2;
+      const wk = full ? w + (<usize>j << 2) * 2 : w;
+      const dk = full ? w + 16 + (<usize>j << 2) : w + 8;
       const x0 = load<f32>(x, 0);
       const x1 = load<f32>(x, 4);
       const x2 = load<f32>(x, 8);
       const x3 = load<f32>(x, 12);
-      const k0 = load<f32>(w, 0);
+      const k0 = load<f32>(wk, 0);
       a0_0 += x0 * k0;
       a0_1 += x1 * k0;
       a0_2 += x2 * k0;
       a0_3 += x3 * k0;
-      const k1 = load<f32>(w, 4);
+      const k1 = load<f32>(wk, 4);
       a1_0 += x0 * k1;
       a1_1 += x1 * k1;
       a1_2 += x2 * k1;
       a1_3 += x3 * k1;
-      w += 8;
-      x += <usize>(<isize>d * <isize>xStride);
+      x += <usize>(<isize>load<i32>(dk) * <isize>xStride);
+      if (!full) w += 12;
+      else if (j == 1) w += 24;
     }
     store<f32>(y, clamp(a0_0, fmin, fmax), 0);
     store<f32>(y, clamp(a0_1, fmin, fmax), 4);
@@ -575,12 +1284,12 @@ export function spmm1(
   }
 }
 
-@inline function scalar_b2_w2(
+@inline function scalar_b2_p2(
   groups: u32, x: usize, xStride: usize, y: usize, yStride: usize,
-  w: usize, dmap: usize, nnzmap: usize, fmin: f32, fmax: f32,
+  w: usize, nnzmap: usize, fmin: f32, fmax: f32,
 ): void {
   for (let g: u32 = 0; g < groups; g++) {
-    const end = dmap + (<usize>load<u32>(nnzmap) << 2);
+    const n = load<u32>(nnzmap);
     nnzmap += 4;
     const s0 = load<f32>(w, 0);
     let a0_0 = s0;
@@ -589,19 +1298,23 @@ export function spmm1(
     let a1_0 = s1;
     let a1_1 = s1;
     w += 8;
-    while (dmap < end) {
-      const d = load<i32>(dmap);
-      dmap += 4;
+    for (let k: u32 = 0; k < n; k++) {
+      // Column k sits in a chunk of 2 (weights, then increments) or among the leftovers.
+      const j = k % 2;
+      const full = k < n - n % 2;
+      const wk = full ? w + (<usize>j << 2) * 2 : w;
+      const dk = full ? w + 16 + (<usize>j << 2) : w + 8;
       const x0 = load<f32>(x, 0);
       const x1 = load<f32>(x, 4);
-      const k0 = load<f32>(w, 0);
+      const k0 = load<f32>(wk, 0);
       a0_0 += x0 * k0;
       a0_1 += x1 * k0;
-      const k1 = load<f32>(w, 4);
+      const k1 = load<f32>(wk, 4);
       a1_0 += x0 * k1;
       a1_1 += x1 * k1;
-      w += 8;
-      x += <usize>(<isize>d * <isize>xStride);
+      x += <usize>(<isize>load<i32>(dk) * <isize>xStride);
+      if (!full) w += 12;
+      else if (j == 1) w += 24;
     }
     store<f32>(y, clamp(a0_0, fmin, fmax), 0);
     store<f32>(y, clamp(a0_1, fmin, fmax), 4);
@@ -611,28 +1324,32 @@ export function spmm1(
   }
 }
 
-@inline function scalar_b2_w1(
+@inline function scalar_b2_p1(
   groups: u32, x: usize, xStride: usize, y: usize, yStride: usize,
-  w: usize, dmap: usize, nnzmap: usize, fmin: f32, fmax: f32,
+  w: usize, nnzmap: usize, fmin: f32, fmax: f32,
 ): void {
   for (let g: u32 = 0; g < groups; g++) {
-    const end = dmap + (<usize>load<u32>(nnzmap) << 2);
+    const n = load<u32>(nnzmap);
     nnzmap += 4;
     const s0 = load<f32>(w, 0);
     let a0_0 = s0;
     const s1 = load<f32>(w, 4);
     let a1_0 = s1;
     w += 8;
-    while (dmap < end) {
-      const d = load<i32>(dmap);
-      dmap += 4;
+    for (let k: u32 = 0; k < n; k++) {
+      // Column k sits in a chunk of 2 (weights, then increments) or among the leftovers.
+      const j = k % 2;
+      const full = k < n - n % 2;
+      const wk = full ? w + (<usize>j << 2) * 2 : w;
+      const dk = full ? w + 16 + (<usize>j << 2) : w + 8;
       const x0 = load<f32>(x, 0);
-      const k0 = load<f32>(w, 0);
+      const k0 = load<f32>(wk, 0);
       a0_0 += x0 * k0;
-      const k1 = load<f32>(w, 4);
+      const k1 = load<f32>(wk, 4);
       a1_0 += x0 * k1;
-      w += 8;
-      x += <usize>(<isize>d * <isize>xStride);
+      x += <usize>(<isize>load<i32>(dk) * <isize>xStride);
+      if (!full) w += 12;
+      else if (j == 1) w += 24;
     }
     store<f32>(y, clamp(a0_0, fmin, fmax), 0);
     store<f32>(y + 1 * yStride, clamp(a1_0, fmin, fmax), 0);
@@ -643,233 +1360,259 @@ export function spmm1(
 /**
  * Sparse (2-channel blocks) x dense: for each of `groups` blocks of 2 output channels,
  * y[c][p] = clamp(bias[c] + sum over the block's nonzeros of w * x[channel][p]).
- * Pointers are byte offsets; `x` starts at input channel `first`; the dmap holds the
- * channel increment after each nonzero (chained over all groups, wrapping to `first`).
+ * Pointers are byte offsets; `x` starts at input channel `first`; `w` is the section's
+ * stream (see as/gen_spmm.ts), whose increments chain over all groups, wrapping to `first`.
+ * The row is cut into the fewest tiles of at most 16 pixels, of near-equal widths.
  */
 export function spmm2(
   pixels: u32, x: usize, xStride: usize, y: usize, yStride: usize,
-  groups: u32, w: usize, dmap: usize, nnzmap: usize, first: u32, fmin: f32, fmax: f32,
+  groups: u32, w: usize, nnzmap: usize, first: u32, fmin: f32, fmax: f32,
 ): void {
   const x0 = x + <usize>first * xStride;
   let p: u32 = 0;
   if (ASC_FEATURE_SIMD) {
     const vmin = f32x4.splat(fmin);
     const vmax = f32x4.splat(fmax);
-    while (p + 16 <= pixels) {
-      tile_b2_w16(groups, x0 + (<usize>p << 2), xStride, y + (<usize>p << 2), yStride, w, dmap, nnzmap, vmin, vmax);
-      p += 16;
-    }
-    if (p + 8 <= pixels) {
-      tile_b2_w8(groups, x0 + (<usize>p << 2), xStride, y + (<usize>p << 2), yStride, w, dmap, nnzmap, vmin, vmax);
-      p += 8;
-    }
-    if (p + 4 <= pixels) {
-      tile_b2_w4(groups, x0 + (<usize>p << 2), xStride, y + (<usize>p << 2), yStride, w, dmap, nnzmap, vmin, vmax);
-      p += 4;
-    }
-    if (p + 2 <= pixels) {
-      tile_b2_w2(groups, x0 + (<usize>p << 2), xStride, y + (<usize>p << 2), yStride, w, dmap, nnzmap, vmin, vmax);
-      p += 2;
-    }
-    if (p + 1 <= pixels) {
-      tile_b2_w1(groups, x0 + (<usize>p << 2), xStride, y + (<usize>p << 2), yStride, w, dmap, nnzmap, vmin, vmax);
-      p += 1;
+    const nv = (pixels + 3) >> 2;
+    const tiles = (nv + 3) / 4;
+    if (tiles > 1 || nv << 2 == pixels) {
+      const narrow = nv / tiles;
+      const wide = nv % tiles;
+      for (let t: u32 = 0; t < tiles; t++) {
+        const vecs = narrow + u32(t < wide);
+        // The last tile ends at the last pixel (it may recompute a few pixels of the one
+        // before it, which is harmless).
+        const at = min(p, pixels - (vecs << 2));
+        switch (vecs) {
+          case 1: tile_b2_v1(groups, x0 + (<usize>(at) << 2), xStride, y + (<usize>(at) << 2), yStride, w, nnzmap, vmin, vmax); break;
+          case 2: tile_b2_v2(groups, x0 + (<usize>(at) << 2), xStride, y + (<usize>(at) << 2), yStride, w, nnzmap, vmin, vmax); break;
+          case 3: tile_b2_v3(groups, x0 + (<usize>(at) << 2), xStride, y + (<usize>(at) << 2), yStride, w, nnzmap, vmin, vmax); break;
+          case 4: tile_b2_v4(groups, x0 + (<usize>(at) << 2), xStride, y + (<usize>(at) << 2), yStride, w, nnzmap, vmin, vmax); break;
+        }
+        p += vecs << 2;
+      }
+    } else {
+      // Fewer than 16 pixels, not a multiple of 4: whole vectors, then 2 and 1.
+      const full = pixels >> 2;
+      switch (full) {
+        case 1: tile_b2_v1(groups, x0 + (<usize>(0) << 2), xStride, y + (<usize>(0) << 2), yStride, w, nnzmap, vmin, vmax); break;
+        case 2: tile_b2_v2(groups, x0 + (<usize>(0) << 2), xStride, y + (<usize>(0) << 2), yStride, w, nnzmap, vmin, vmax); break;
+        case 3: tile_b2_v3(groups, x0 + (<usize>(0) << 2), xStride, y + (<usize>(0) << 2), yStride, w, nnzmap, vmin, vmax); break;
+      }
+      p = full << 2;
+      if (p + 2 <= pixels) {
+        tile_b2_p2(groups, x0 + (<usize>(p) << 2), xStride, y + (<usize>(p) << 2), yStride, w, nnzmap, vmin, vmax);
+        p += 2;
+      }
+      if (p < pixels) tile_b2_p1(groups, x0 + (<usize>(p) << 2), xStride, y + (<usize>(p) << 2), yStride, w, nnzmap, vmin, vmax);
     }
   } else {
     while (p + 4 <= pixels) {
-      scalar_b2_w4(groups, x0 + (<usize>p << 2), xStride, y + (<usize>p << 2), yStride, w, dmap, nnzmap, fmin, fmax);
+      scalar_b2_p4(groups, x0 + (<usize>(p) << 2), xStride, y + (<usize>(p) << 2), yStride, w, nnzmap, fmin, fmax);
       p += 4;
     }
     if (p + 2 <= pixels) {
-      scalar_b2_w2(groups, x0 + (<usize>p << 2), xStride, y + (<usize>p << 2), yStride, w, dmap, nnzmap, fmin, fmax);
+      scalar_b2_p2(groups, x0 + (<usize>(p) << 2), xStride, y + (<usize>(p) << 2), yStride, w, nnzmap, fmin, fmax);
       p += 2;
     }
     if (p + 1 <= pixels) {
-      scalar_b2_w1(groups, x0 + (<usize>p << 2), xStride, y + (<usize>p << 2), yStride, w, dmap, nnzmap, fmin, fmax);
+      scalar_b2_p1(groups, x0 + (<usize>(p) << 2), xStride, y + (<usize>(p) << 2), yStride, w, nnzmap, fmin, fmax);
       p += 1;
     }
   }
 }
 
-// 4 output channels x 8 pixels per step
-@inline function tile_b4_w8(
+// 4 output channels x 8 pixels
+@inline function tile_b4_v2(
   groups: u32, x: usize, xStride: usize, y: usize, yStride: usize,
-  w: usize, dmap: usize, nnzmap: usize, vmin: v128, vmax: v128,
+  w: usize, nnzmap: usize, vmin: v128, vmax: v128,
 ): void {
   for (let g: u32 = 0; g < groups; g++) {
-    const end = dmap + (<usize>load<u32>(nnzmap) << 2);
+    const n = load<u32>(nnzmap);
     nnzmap += 4;
-    const s0 = v128.load32_splat(w + 0);
+    const s0 = v128.load32_splat(w, 0);
     let a0_0 = s0;
     let a0_1 = s0;
-    const s1 = v128.load32_splat(w + 4);
+    const s1 = v128.load32_splat(w, 4);
     let a1_0 = s1;
     let a1_1 = s1;
-    const s2 = v128.load32_splat(w + 8);
+    const s2 = v128.load32_splat(w, 8);
     let a2_0 = s2;
     let a2_1 = s2;
-    const s3 = v128.load32_splat(w + 12);
+    const s3 = v128.load32_splat(w, 12);
     let a3_0 = s3;
     let a3_1 = s3;
     w += 16;
-    while (dmap < end) {
-      const d = load<i32>(dmap);
-      dmap += 4;
-      const k0 = v128.load32_splat(w + 0);
-      const k1 = v128.load32_splat(w + 4);
-      const k2 = v128.load32_splat(w + 8);
-      const k3 = v128.load32_splat(w + 12);
-      const x0 = v128.load(x, 0);
-      a0_0 = madd(x0, k0, a0_0);
-      a1_0 = madd(x0, k1, a1_0);
-      a2_0 = madd(x0, k2, a2_0);
-      a3_0 = madd(x0, k3, a3_0);
-      const x1 = v128.load(x, 16);
-      a0_1 = madd(x1, k0, a0_1);
-      a1_1 = madd(x1, k1, a1_1);
-      a2_1 = madd(x1, k2, a2_1);
-      a3_1 = madd(x1, k3, a3_1);
-      w += 16;
-      x += <usize>(<isize>d * <isize>xStride);
+    let end = w + (<usize>(n / 1) * 20);
+    if (w < end) {
+      do {
+        const m0 = v128.load(w, 0);
+        const k0_0 = i32x4.shuffle(m0, m0, 0, 0, 0, 0);
+        const k0_1 = i32x4.shuffle(m0, m0, 1, 1, 1, 1);
+        const k0_2 = i32x4.shuffle(m0, m0, 2, 2, 2, 2);
+        const k0_3 = i32x4.shuffle(m0, m0, 3, 3, 3, 3);
+        const d0 = load<i32>(w, 16);
+        const x0_0 = v128.load(x, 0);
+        a0_0 = madd(x0_0, k0_0, a0_0);
+        a1_0 = madd(x0_0, k0_1, a1_0);
+        a2_0 = madd(x0_0, k0_2, a2_0);
+        a3_0 = madd(x0_0, k0_3, a3_0);
+        const x0_1 = v128.load(x, 16);
+        a0_1 = madd(x0_1, k0_0, a0_1);
+        a1_1 = madd(x0_1, k0_1, a1_1);
+        a2_1 = madd(x0_1, k0_2, a2_1);
+        a3_1 = madd(x0_1, k0_3, a3_1);
+        x += <usize>(<isize>d0 * <isize>xStride);
+        w += 20;
+      } while (w < end);
     }
-    v128.store(y, f32x4.min(f32x4.max(a0_0, vmin), vmax), 0);
-    v128.store(y, f32x4.min(f32x4.max(a0_1, vmin), vmax), 16);
-    v128.store(y + 1 * yStride, f32x4.min(f32x4.max(a1_0, vmin), vmax), 0);
-    v128.store(y + 1 * yStride, f32x4.min(f32x4.max(a1_1, vmin), vmax), 16);
-    v128.store(y + 2 * yStride, f32x4.min(f32x4.max(a2_0, vmin), vmax), 0);
-    v128.store(y + 2 * yStride, f32x4.min(f32x4.max(a2_1, vmin), vmax), 16);
-    v128.store(y + 3 * yStride, f32x4.min(f32x4.max(a3_0, vmin), vmax), 0);
-    v128.store(y + 3 * yStride, f32x4.min(f32x4.max(a3_1, vmin), vmax), 16);
+    v128.store(y, f32x4.pmin(f32x4.pmax(a0_0, vmin), vmax), 0);
+    v128.store(y, f32x4.pmin(f32x4.pmax(a0_1, vmin), vmax), 16);
+    v128.store(y + 1 * yStride, f32x4.pmin(f32x4.pmax(a1_0, vmin), vmax), 0);
+    v128.store(y + 1 * yStride, f32x4.pmin(f32x4.pmax(a1_1, vmin), vmax), 16);
+    v128.store(y + 2 * yStride, f32x4.pmin(f32x4.pmax(a2_0, vmin), vmax), 0);
+    v128.store(y + 2 * yStride, f32x4.pmin(f32x4.pmax(a2_1, vmin), vmax), 16);
+    v128.store(y + 3 * yStride, f32x4.pmin(f32x4.pmax(a3_0, vmin), vmax), 0);
+    v128.store(y + 3 * yStride, f32x4.pmin(f32x4.pmax(a3_1, vmin), vmax), 16);
     y += 4 * yStride;
   }
 }
 
-// 4 output channels x 4 pixels per step
-@inline function tile_b4_w4(
+// 4 output channels x 4 pixels
+@inline function tile_b4_v1(
   groups: u32, x: usize, xStride: usize, y: usize, yStride: usize,
-  w: usize, dmap: usize, nnzmap: usize, vmin: v128, vmax: v128,
+  w: usize, nnzmap: usize, vmin: v128, vmax: v128,
 ): void {
   for (let g: u32 = 0; g < groups; g++) {
-    const end = dmap + (<usize>load<u32>(nnzmap) << 2);
+    const n = load<u32>(nnzmap);
     nnzmap += 4;
-    const s0 = v128.load32_splat(w + 0);
+    const s0 = v128.load32_splat(w, 0);
     let a0_0 = s0;
-    const s1 = v128.load32_splat(w + 4);
+    const s1 = v128.load32_splat(w, 4);
     let a1_0 = s1;
-    const s2 = v128.load32_splat(w + 8);
+    const s2 = v128.load32_splat(w, 8);
     let a2_0 = s2;
-    const s3 = v128.load32_splat(w + 12);
+    const s3 = v128.load32_splat(w, 12);
     let a3_0 = s3;
     w += 16;
-    while (dmap < end) {
-      const d = load<i32>(dmap);
-      dmap += 4;
-      const k0 = v128.load32_splat(w + 0);
-      const k1 = v128.load32_splat(w + 4);
-      const k2 = v128.load32_splat(w + 8);
-      const k3 = v128.load32_splat(w + 12);
-      const x0 = v128.load(x, 0);
-      a0_0 = madd(x0, k0, a0_0);
-      a1_0 = madd(x0, k1, a1_0);
-      a2_0 = madd(x0, k2, a2_0);
-      a3_0 = madd(x0, k3, a3_0);
-      w += 16;
-      x += <usize>(<isize>d * <isize>xStride);
+    let end = w + (<usize>(n / 1) * 20);
+    if (w < end) {
+      do {
+        const m0 = v128.load(w, 0);
+        const k0_0 = i32x4.shuffle(m0, m0, 0, 0, 0, 0);
+        const k0_1 = i32x4.shuffle(m0, m0, 1, 1, 1, 1);
+        const k0_2 = i32x4.shuffle(m0, m0, 2, 2, 2, 2);
+        const k0_3 = i32x4.shuffle(m0, m0, 3, 3, 3, 3);
+        const d0 = load<i32>(w, 16);
+        const x0_0 = v128.load(x, 0);
+        a0_0 = madd(x0_0, k0_0, a0_0);
+        a1_0 = madd(x0_0, k0_1, a1_0);
+        a2_0 = madd(x0_0, k0_2, a2_0);
+        a3_0 = madd(x0_0, k0_3, a3_0);
+        x += <usize>(<isize>d0 * <isize>xStride);
+        w += 20;
+      } while (w < end);
     }
-    v128.store(y, f32x4.min(f32x4.max(a0_0, vmin), vmax), 0);
-    v128.store(y + 1 * yStride, f32x4.min(f32x4.max(a1_0, vmin), vmax), 0);
-    v128.store(y + 2 * yStride, f32x4.min(f32x4.max(a2_0, vmin), vmax), 0);
-    v128.store(y + 3 * yStride, f32x4.min(f32x4.max(a3_0, vmin), vmax), 0);
+    v128.store(y, f32x4.pmin(f32x4.pmax(a0_0, vmin), vmax), 0);
+    v128.store(y + 1 * yStride, f32x4.pmin(f32x4.pmax(a1_0, vmin), vmax), 0);
+    v128.store(y + 2 * yStride, f32x4.pmin(f32x4.pmax(a2_0, vmin), vmax), 0);
+    v128.store(y + 3 * yStride, f32x4.pmin(f32x4.pmax(a3_0, vmin), vmax), 0);
     y += 4 * yStride;
   }
 }
 
-// 4 output channels x 2 pixels per step
-@inline function tile_b4_w2(
+// 4 output channels x 2 pixels
+@inline function tile_b4_p2(
   groups: u32, x: usize, xStride: usize, y: usize, yStride: usize,
-  w: usize, dmap: usize, nnzmap: usize, vmin: v128, vmax: v128,
+  w: usize, nnzmap: usize, vmin: v128, vmax: v128,
 ): void {
   for (let g: u32 = 0; g < groups; g++) {
-    const end = dmap + (<usize>load<u32>(nnzmap) << 2);
+    const n = load<u32>(nnzmap);
     nnzmap += 4;
-    const s0 = v128.load32_splat(w + 0);
+    const s0 = v128.load32_splat(w, 0);
     let a0_0 = s0;
-    const s1 = v128.load32_splat(w + 4);
+    const s1 = v128.load32_splat(w, 4);
     let a1_0 = s1;
-    const s2 = v128.load32_splat(w + 8);
+    const s2 = v128.load32_splat(w, 8);
     let a2_0 = s2;
-    const s3 = v128.load32_splat(w + 12);
+    const s3 = v128.load32_splat(w, 12);
     let a3_0 = s3;
     w += 16;
-    while (dmap < end) {
-      const d = load<i32>(dmap);
-      dmap += 4;
-      const k0 = v128.load32_splat(w + 0);
-      const k1 = v128.load32_splat(w + 4);
-      const k2 = v128.load32_splat(w + 8);
-      const k3 = v128.load32_splat(w + 12);
-      const x0 = v128.load64_zero(x);
-      a0_0 = madd(x0, k0, a0_0);
-      a1_0 = madd(x0, k1, a1_0);
-      a2_0 = madd(x0, k2, a2_0);
-      a3_0 = madd(x0, k3, a3_0);
-      w += 16;
-      x += <usize>(<isize>d * <isize>xStride);
+    let end = w + (<usize>(n / 1) * 20);
+    if (w < end) {
+      do {
+        const m0 = v128.load(w, 0);
+        const k0_0 = i32x4.shuffle(m0, m0, 0, 0, 0, 0);
+        const k0_1 = i32x4.shuffle(m0, m0, 1, 1, 1, 1);
+        const k0_2 = i32x4.shuffle(m0, m0, 2, 2, 2, 2);
+        const k0_3 = i32x4.shuffle(m0, m0, 3, 3, 3, 3);
+        const d0 = load<i32>(w, 16);
+        const x0_0 = v128.load64_zero(x);
+        a0_0 = madd(x0_0, k0_0, a0_0);
+        a1_0 = madd(x0_0, k0_1, a1_0);
+        a2_0 = madd(x0_0, k0_2, a2_0);
+        a3_0 = madd(x0_0, k0_3, a3_0);
+        x += <usize>(<isize>d0 * <isize>xStride);
+        w += 20;
+      } while (w < end);
     }
-    v128.store64_lane(y, f32x4.min(f32x4.max(a0_0, vmin), vmax), 0);
-    v128.store64_lane(y + 1 * yStride, f32x4.min(f32x4.max(a1_0, vmin), vmax), 0);
-    v128.store64_lane(y + 2 * yStride, f32x4.min(f32x4.max(a2_0, vmin), vmax), 0);
-    v128.store64_lane(y + 3 * yStride, f32x4.min(f32x4.max(a3_0, vmin), vmax), 0);
+    v128.store64_lane(y, f32x4.pmin(f32x4.pmax(a0_0, vmin), vmax), 0);
+    v128.store64_lane(y + 1 * yStride, f32x4.pmin(f32x4.pmax(a1_0, vmin), vmax), 0);
+    v128.store64_lane(y + 2 * yStride, f32x4.pmin(f32x4.pmax(a2_0, vmin), vmax), 0);
+    v128.store64_lane(y + 3 * yStride, f32x4.pmin(f32x4.pmax(a3_0, vmin), vmax), 0);
     y += 4 * yStride;
   }
 }
 
-// 4 output channels x 1 pixel per step
-@inline function tile_b4_w1(
+// 4 output channels x 1 pixel
+@inline function tile_b4_p1(
   groups: u32, x: usize, xStride: usize, y: usize, yStride: usize,
-  w: usize, dmap: usize, nnzmap: usize, vmin: v128, vmax: v128,
+  w: usize, nnzmap: usize, vmin: v128, vmax: v128,
 ): void {
   for (let g: u32 = 0; g < groups; g++) {
-    const end = dmap + (<usize>load<u32>(nnzmap) << 2);
+    const n = load<u32>(nnzmap);
     nnzmap += 4;
-    const s0 = v128.load32_splat(w + 0);
+    const s0 = v128.load32_splat(w, 0);
     let a0_0 = s0;
-    const s1 = v128.load32_splat(w + 4);
+    const s1 = v128.load32_splat(w, 4);
     let a1_0 = s1;
-    const s2 = v128.load32_splat(w + 8);
+    const s2 = v128.load32_splat(w, 8);
     let a2_0 = s2;
-    const s3 = v128.load32_splat(w + 12);
+    const s3 = v128.load32_splat(w, 12);
     let a3_0 = s3;
     w += 16;
-    while (dmap < end) {
-      const d = load<i32>(dmap);
-      dmap += 4;
-      const k0 = v128.load32_splat(w + 0);
-      const k1 = v128.load32_splat(w + 4);
-      const k2 = v128.load32_splat(w + 8);
-      const k3 = v128.load32_splat(w + 12);
-      const x0 = v128.load32_zero(x);
-      a0_0 = madd(x0, k0, a0_0);
-      a1_0 = madd(x0, k1, a1_0);
-      a2_0 = madd(x0, k2, a2_0);
-      a3_0 = madd(x0, k3, a3_0);
-      w += 16;
-      x += <usize>(<isize>d * <isize>xStride);
+    let end = w + (<usize>(n / 1) * 20);
+    if (w < end) {
+      do {
+        const m0 = v128.load(w, 0);
+        const k0_0 = i32x4.shuffle(m0, m0, 0, 0, 0, 0);
+        const k0_1 = i32x4.shuffle(m0, m0, 1, 1, 1, 1);
+        const k0_2 = i32x4.shuffle(m0, m0, 2, 2, 2, 2);
+        const k0_3 = i32x4.shuffle(m0, m0, 3, 3, 3, 3);
+        const d0 = load<i32>(w, 16);
+        const x0_0 = v128.load32_zero(x);
+        a0_0 = madd(x0_0, k0_0, a0_0);
+        a1_0 = madd(x0_0, k0_1, a1_0);
+        a2_0 = madd(x0_0, k0_2, a2_0);
+        a3_0 = madd(x0_0, k0_3, a3_0);
+        x += <usize>(<isize>d0 * <isize>xStride);
+        w += 20;
+      } while (w < end);
     }
-    v128.store32_lane(y, f32x4.min(f32x4.max(a0_0, vmin), vmax), 0);
-    v128.store32_lane(y + 1 * yStride, f32x4.min(f32x4.max(a1_0, vmin), vmax), 0);
-    v128.store32_lane(y + 2 * yStride, f32x4.min(f32x4.max(a2_0, vmin), vmax), 0);
-    v128.store32_lane(y + 3 * yStride, f32x4.min(f32x4.max(a3_0, vmin), vmax), 0);
+    v128.store32_lane(y, f32x4.pmin(f32x4.pmax(a0_0, vmin), vmax), 0);
+    v128.store32_lane(y + 1 * yStride, f32x4.pmin(f32x4.pmax(a1_0, vmin), vmax), 0);
+    v128.store32_lane(y + 2 * yStride, f32x4.pmin(f32x4.pmax(a2_0, vmin), vmax), 0);
+    v128.store32_lane(y + 3 * yStride, f32x4.pmin(f32x4.pmax(a3_0, vmin), vmax), 0);
     y += 4 * yStride;
   }
 }
 
-@inline function scalar_b4_w4(
+@inline function scalar_b4_p4(
   groups: u32, x: usize, xStride: usize, y: usize, yStride: usize,
-  w: usize, dmap: usize, nnzmap: usize, fmin: f32, fmax: f32,
+  w: usize, nnzmap: usize, fmin: f32, fmax: f32,
 ): void {
   for (let g: u32 = 0; g < groups; g++) {
-    const end = dmap + (<usize>load<u32>(nnzmap) << 2);
+    const n = load<u32>(nnzmap);
     nnzmap += 4;
     const s0 = load<f32>(w, 0);
     let a0_0 = s0;
@@ -892,35 +1635,39 @@ export function spmm2(
     let a3_2 = s3;
     let a3_3 = s3;
     w += 16;
-    while (dmap < end) {
-      const d = load<i32>(dmap);
-      dmap += 4;
+    for (let k: u32 = 0; k < n; k++) {
+      // Column k sits in a chunk of 1 (weights, then increments) or among the leftovers.
+      const j = k % 1;
+      const full = k < n - n % 1;
+      const wk = full ? w + (<usize>j << 2) * 4 : w;
+      const dk = full ? w + 16 + (<usize>j << 2) : w + 16;
       const x0 = load<f32>(x, 0);
       const x1 = load<f32>(x, 4);
       const x2 = load<f32>(x, 8);
       const x3 = load<f32>(x, 12);
-      const k0 = load<f32>(w, 0);
+      const k0 = load<f32>(wk, 0);
       a0_0 += x0 * k0;
       a0_1 += x1 * k0;
       a0_2 += x2 * k0;
       a0_3 += x3 * k0;
-      const k1 = load<f32>(w, 4);
+      const k1 = load<f32>(wk, 4);
       a1_0 += x0 * k1;
       a1_1 += x1 * k1;
       a1_2 += x2 * k1;
       a1_3 += x3 * k1;
-      const k2 = load<f32>(w, 8);
+      const k2 = load<f32>(wk, 8);
       a2_0 += x0 * k2;
       a2_1 += x1 * k2;
       a2_2 += x2 * k2;
       a2_3 += x3 * k2;
-      const k3 = load<f32>(w, 12);
+      const k3 = load<f32>(wk, 12);
       a3_0 += x0 * k3;
       a3_1 += x1 * k3;
       a3_2 += x2 * k3;
       a3_3 += x3 * k3;
-      w += 16;
-      x += <usize>(<isize>d * <isize>xStride);
+      x += <usize>(<isize>load<i32>(dk) * <isize>xStride);
+      if (!full) w += 20;
+      else if (j == 0) w += 20;
     }
     store<f32>(y, clamp(a0_0, fmin, fmax), 0);
     store<f32>(y, clamp(a0_1, fmin, fmax), 4);
@@ -942,12 +1689,12 @@ export function spmm2(
   }
 }
 
-@inline function scalar_b4_w2(
+@inline function scalar_b4_p2(
   groups: u32, x: usize, xStride: usize, y: usize, yStride: usize,
-  w: usize, dmap: usize, nnzmap: usize, fmin: f32, fmax: f32,
+  w: usize, nnzmap: usize, fmin: f32, fmax: f32,
 ): void {
   for (let g: u32 = 0; g < groups; g++) {
-    const end = dmap + (<usize>load<u32>(nnzmap) << 2);
+    const n = load<u32>(nnzmap);
     nnzmap += 4;
     const s0 = load<f32>(w, 0);
     let a0_0 = s0;
@@ -962,25 +1709,29 @@ export function spmm2(
     let a3_0 = s3;
     let a3_1 = s3;
     w += 16;
-    while (dmap < end) {
-      const d = load<i32>(dmap);
-      dmap += 4;
+    for (let k: u32 = 0; k < n; k++) {
+      // Column k sits in a chunk of 1 (weights, then increments) or among the leftovers.
+      const j = k % 1;
+      const full = k < n - n % 1;
+      const wk = full ? w + (<usize>j << 2) * 4 : w;
+      const dk = full ? w + 16 + (<usize>j << 2) : w + 16;
       const x0 = load<f32>(x, 0);
       const x1 = load<f32>(x, 4);
-      const k0 = load<f32>(w, 0);
+      const k0 = load<f32>(wk, 0);
       a0_0 += x0 * k0;
       a0_1 += x1 * k0;
-      const k1 = load<f32>(w, 4);
+      const k1 = load<f32>(wk, 4);
       a1_0 += x0 * k1;
       a1_1 += x1 * k1;
-      const k2 = load<f32>(w, 8);
+      const k2 = load<f32>(wk, 8);
       a2_0 += x0 * k2;
       a2_1 += x1 * k2;
-      const k3 = load<f32>(w, 12);
+      const k3 = load<f32>(wk, 12);
       a3_0 += x0 * k3;
       a3_1 += x1 * k3;
-      w += 16;
-      x += <usize>(<isize>d * <isize>xStride);
+      x += <usize>(<isize>load<i32>(dk) * <isize>xStride);
+      if (!full) w += 20;
+      else if (j == 0) w += 20;
     }
     store<f32>(y, clamp(a0_0, fmin, fmax), 0);
     store<f32>(y, clamp(a0_1, fmin, fmax), 4);
@@ -994,12 +1745,12 @@ export function spmm2(
   }
 }
 
-@inline function scalar_b4_w1(
+@inline function scalar_b4_p1(
   groups: u32, x: usize, xStride: usize, y: usize, yStride: usize,
-  w: usize, dmap: usize, nnzmap: usize, fmin: f32, fmax: f32,
+  w: usize, nnzmap: usize, fmin: f32, fmax: f32,
 ): void {
   for (let g: u32 = 0; g < groups; g++) {
-    const end = dmap + (<usize>load<u32>(nnzmap) << 2);
+    const n = load<u32>(nnzmap);
     nnzmap += 4;
     const s0 = load<f32>(w, 0);
     let a0_0 = s0;
@@ -1010,20 +1761,24 @@ export function spmm2(
     const s3 = load<f32>(w, 12);
     let a3_0 = s3;
     w += 16;
-    while (dmap < end) {
-      const d = load<i32>(dmap);
-      dmap += 4;
+    for (let k: u32 = 0; k < n; k++) {
+      // Column k sits in a chunk of 1 (weights, then increments) or among the leftovers.
+      const j = k % 1;
+      const full = k < n - n % 1;
+      const wk = full ? w + (<usize>j << 2) * 4 : w;
+      const dk = full ? w + 16 + (<usize>j << 2) : w + 16;
       const x0 = load<f32>(x, 0);
-      const k0 = load<f32>(w, 0);
+      const k0 = load<f32>(wk, 0);
       a0_0 += x0 * k0;
-      const k1 = load<f32>(w, 4);
+      const k1 = load<f32>(wk, 4);
       a1_0 += x0 * k1;
-      const k2 = load<f32>(w, 8);
+      const k2 = load<f32>(wk, 8);
       a2_0 += x0 * k2;
-      const k3 = load<f32>(w, 12);
+      const k3 = load<f32>(wk, 12);
       a3_0 += x0 * k3;
-      w += 16;
-      x += <usize>(<isize>d * <isize>xStride);
+      x += <usize>(<isize>load<i32>(dk) * <isize>xStride);
+      if (!full) w += 20;
+      else if (j == 0) w += 20;
     }
     store<f32>(y, clamp(a0_0, fmin, fmax), 0);
     store<f32>(y + 1 * yStride, clamp(a1_0, fmin, fmax), 0);
@@ -1036,45 +1791,59 @@ export function spmm2(
 /**
  * Sparse (4-channel blocks) x dense: for each of `groups` blocks of 4 output channels,
  * y[c][p] = clamp(bias[c] + sum over the block's nonzeros of w * x[channel][p]).
- * Pointers are byte offsets; `x` starts at input channel `first`; the dmap holds the
- * channel increment after each nonzero (chained over all groups, wrapping to `first`).
+ * Pointers are byte offsets; `x` starts at input channel `first`; `w` is the section's
+ * stream (see as/gen_spmm.ts), whose increments chain over all groups, wrapping to `first`.
+ * The row is cut into the fewest tiles of at most 8 pixels, of near-equal widths.
  */
 export function spmm4(
   pixels: u32, x: usize, xStride: usize, y: usize, yStride: usize,
-  groups: u32, w: usize, dmap: usize, nnzmap: usize, first: u32, fmin: f32, fmax: f32,
+  groups: u32, w: usize, nnzmap: usize, first: u32, fmin: f32, fmax: f32,
 ): void {
   const x0 = x + <usize>first * xStride;
   let p: u32 = 0;
   if (ASC_FEATURE_SIMD) {
     const vmin = f32x4.splat(fmin);
     const vmax = f32x4.splat(fmax);
-    while (p + 8 <= pixels) {
-      tile_b4_w8(groups, x0 + (<usize>p << 2), xStride, y + (<usize>p << 2), yStride, w, dmap, nnzmap, vmin, vmax);
-      p += 8;
-    }
-    if (p + 4 <= pixels) {
-      tile_b4_w4(groups, x0 + (<usize>p << 2), xStride, y + (<usize>p << 2), yStride, w, dmap, nnzmap, vmin, vmax);
-      p += 4;
-    }
-    if (p + 2 <= pixels) {
-      tile_b4_w2(groups, x0 + (<usize>p << 2), xStride, y + (<usize>p << 2), yStride, w, dmap, nnzmap, vmin, vmax);
-      p += 2;
-    }
-    if (p + 1 <= pixels) {
-      tile_b4_w1(groups, x0 + (<usize>p << 2), xStride, y + (<usize>p << 2), yStride, w, dmap, nnzmap, vmin, vmax);
-      p += 1;
+    const nv = (pixels + 3) >> 2;
+    const tiles = (nv + 1) / 2;
+    if (tiles > 1 || nv << 2 == pixels) {
+      const narrow = nv / tiles;
+      const wide = nv % tiles;
+      for (let t: u32 = 0; t < tiles; t++) {
+        const vecs = narrow + u32(t < wide);
+        // The last tile ends at the last pixel (it may recompute a few pixels of the one
+        // before it, which is harmless).
+        const at = min(p, pixels - (vecs << 2));
+        switch (vecs) {
+          case 1: tile_b4_v1(groups, x0 + (<usize>(at) << 2), xStride, y + (<usize>(at) << 2), yStride, w, nnzmap, vmin, vmax); break;
+          case 2: tile_b4_v2(groups, x0 + (<usize>(at) << 2), xStride, y + (<usize>(at) << 2), yStride, w, nnzmap, vmin, vmax); break;
+        }
+        p += vecs << 2;
+      }
+    } else {
+      // Fewer than 8 pixels, not a multiple of 4: whole vectors, then 2 and 1.
+      const full = pixels >> 2;
+      switch (full) {
+        case 1: tile_b4_v1(groups, x0 + (<usize>(0) << 2), xStride, y + (<usize>(0) << 2), yStride, w, nnzmap, vmin, vmax); break;
+      }
+      p = full << 2;
+      if (p + 2 <= pixels) {
+        tile_b4_p2(groups, x0 + (<usize>(p) << 2), xStride, y + (<usize>(p) << 2), yStride, w, nnzmap, vmin, vmax);
+        p += 2;
+      }
+      if (p < pixels) tile_b4_p1(groups, x0 + (<usize>(p) << 2), xStride, y + (<usize>(p) << 2), yStride, w, nnzmap, vmin, vmax);
     }
   } else {
     while (p + 4 <= pixels) {
-      scalar_b4_w4(groups, x0 + (<usize>p << 2), xStride, y + (<usize>p << 2), yStride, w, dmap, nnzmap, fmin, fmax);
+      scalar_b4_p4(groups, x0 + (<usize>(p) << 2), xStride, y + (<usize>(p) << 2), yStride, w, nnzmap, fmin, fmax);
       p += 4;
     }
     if (p + 2 <= pixels) {
-      scalar_b4_w2(groups, x0 + (<usize>p << 2), xStride, y + (<usize>p << 2), yStride, w, dmap, nnzmap, fmin, fmax);
+      scalar_b4_p2(groups, x0 + (<usize>(p) << 2), xStride, y + (<usize>(p) << 2), yStride, w, nnzmap, fmin, fmax);
       p += 2;
     }
     if (p + 1 <= pixels) {
-      scalar_b4_w1(groups, x0 + (<usize>p << 2), xStride, y + (<usize>p << 2), yStride, w, dmap, nnzmap, fmin, fmax);
+      scalar_b4_p1(groups, x0 + (<usize>(p) << 2), xStride, y + (<usize>(p) << 2), yStride, w, nnzmap, fmin, fmax);
       p += 1;
     }
   }

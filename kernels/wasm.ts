@@ -28,6 +28,7 @@ interface Exports {
   spmm1: SpmmKernel;
   spmm2: SpmmKernel;
   spmm4: SpmmKernel;
+  spmmChunk(block: number): number;
   gemm(
     m: number,
     k: number,
@@ -50,8 +51,7 @@ type SpmmKernel = (
   y: number,
   yStride: number,
   groups: number,
-  w: number,
-  dmap: number,
+  stream: number,
   nnzmap: number,
   first: number,
   min: number,
@@ -62,9 +62,38 @@ const CODES: Record<number, Flavour> = { 2: "relaxed", 1: "simd", 0: "scalar" };
 
 interface Uploaded {
   readonly section: PlanSection;
-  readonly w: Block;
-  readonly dmap: Block;
+  readonly stream: Block;
   readonly nnzmap: Block;
+}
+
+/**
+ * The kernels' interleaved weight stream for one section (its format is documented in
+ * as/gen_spmm.ts): per block, its biases, then its stored columns in chunks of `chunk`
+ * (the chunk's weights, then its channel increments), then the leftover columns one by one
+ * (weights, then increment). Returned as 32-bit words; increments are stored as int32 bits.
+ * @internal
+ */
+export function layoutStream(s: PlanSection, chunk: number): Uint32Array {
+  const b = s.block;
+  const words = new Uint32Array(s.weights.length + s.dmap.length);
+  const wbits = new Uint32Array(s.weights.buffer, s.weights.byteOffset, s.weights.length);
+  const dbits = new Uint32Array(s.dmap.buffer, s.dmap.byteOffset, s.dmap.length);
+  let o = 0, wi = 0, di = 0;
+  for (let g = 0; g < s.groups; g++) {
+    for (let c = 0; c < b; c++) words[o++] = wbits[wi++];
+    const n = s.nnzmap[g];
+    const whole = n - (n % chunk);
+    let k = 0;
+    for (; k < whole; k += chunk) {
+      for (let i = 0; i < chunk * b; i++) words[o++] = wbits[wi++];
+      for (let i = 0; i < chunk; i++) words[o++] = dbits[di++];
+    }
+    for (; k < n; k++) {
+      for (let i = 0; i < b; i++) words[o++] = wbits[wi++];
+      words[o++] = dbits[di++];
+    }
+  }
+  return words;
 }
 
 /**
@@ -73,7 +102,9 @@ interface Uploaded {
  */
 export function wasmBackend(instance: WebAssembly.Instance): Backend {
   const ex = instance.exports as unknown as Exports;
-  for (const name of ["memory", "heapBase", "flavour", "spmm1", "spmm2", "spmm4"]) {
+  for (
+    const name of ["memory", "heapBase", "flavour", "spmm1", "spmm2", "spmm4", "spmmChunk", "gemm", "gemmScratchBytes"]
+  ) {
     if (!(name in ex)) {
       throw new BackendError(
         { argument: "module", value: name },
@@ -84,10 +115,15 @@ export function wasmBackend(instance: WebAssembly.Instance): Backend {
   const flavour = CODES[ex.flavour()];
   const arena = new Arena(ex.memory, ex.heapBase());
   const kernels: Record<number, SpmmKernel> = { 1: ex.spmm1, 2: ex.spmm2, 4: ex.spmm4 };
+  const chunks: Record<number, number> = {
+    1: ex.spmmChunk(1),
+    2: ex.spmmChunk(2),
+    4: ex.spmmChunk(4),
+  };
 
   function copyIn(
     data: ArrayLike<number> & { length: number },
-    T: Float32ArrayConstructor | Int32ArrayConstructor | Uint32ArrayConstructor,
+    T: Float32ArrayConstructor | Uint32ArrayConstructor,
   ): Block {
     const block = arena.alloc(data.length * 4);
     new T(arena.buffer, block.ptr, data.length).set(data);
@@ -98,13 +134,13 @@ export function wasmBackend(instance: WebAssembly.Instance): Backend {
     const done: Uploaded[] = [];
     try {
       for (const s of plan.sections) {
-        const w = copyIn(s.weights, Float32Array);
-        done.push({
-          section: s,
-          w,
-          dmap: copyIn(s.dmap, Int32Array),
-          nnzmap: copyIn(s.nnzmap, Uint32Array),
-        });
+        const stream = copyIn(layoutStream(s, chunks[s.block]), Uint32Array);
+        try {
+          done.push({ section: s, stream, nnzmap: copyIn(s.nnzmap, Uint32Array) });
+        } catch (e) {
+          arena.free(stream);
+          throw e;
+        }
       }
     } catch (e) {
       release(done);
@@ -114,10 +150,9 @@ export function wasmBackend(instance: WebAssembly.Instance): Backend {
   }
 
   function release(u: Uploaded[]): void {
-    for (const { w, dmap, nnzmap } of u) {
+    for (const { stream, nnzmap } of u) {
       arena.free(nnzmap);
-      arena.free(dmap);
-      arena.free(w);
+      arena.free(stream);
     }
     u.length = 0;
   }
@@ -242,8 +277,7 @@ export function wasmBackend(instance: WebAssembly.Instance): Backend {
           yp + s.channelStart * stride,
           stride,
           s.groups,
-          u.w.ptr,
-          u.dmap.ptr,
+          u.stream.ptr,
           u.nnzmap.ptr,
           s.first,
           plan.min,

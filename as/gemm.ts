@@ -1,0 +1,803 @@
+// Dense f32 GEMM with fused bias and clamp: the dense 1x1 convolution in CHW layout.
+//
+//   C[i][j] = clamp(bias[i] + sum_p A[i][p] * B[p][j], minv, maxv)
+//
+// A is m x k, B is k x n, C is m x n, all row-major f32 at byte pointers into memory.
+//
+// SIMD flavours (relaxed: f32x4.relaxed_madd; simd: f32x4.mul + f32x4.add): BLIS-style register
+// tiling. The problem is seen as "rows x cols" of an operator C' = A' B' in one of two
+// orientations, whichever wastes fewer padded lanes:
+//   normal:     C' = C,   A' = A,   B' = B   (rows = m, cols = n, bias per row)
+//   transposed: C' = C^T, A' = B^T, B' = A^T (rows = n, cols = m, bias per col)
+// B' is packed into NR-column panels (kc x NR, contiguous per k), A' into MR-row panels,
+// k-major, each value stored pre-broadcast as a whole v128 so the microkernel needs no shuffle.
+// The MR x NR microkernel keeps its tile in registers; full tiles store straight into C (with a
+// 4x4 transpose per vector pair in the transposed orientation), edge tiles go through a small
+// buffer in scratch. Loops: cols in NC blocks, k in KC blocks (B' block stays in L2), then A'
+// panels (packed on the fly, stays in L1) and B' panels (streamed from L2).
+//
+// Scalar flavour: a 2x4 register-blocked loop over k blocks, no packing, no scratch.
+
+// @ts-ignore: decorator
+@inline function madd(a: v128, b: v128, c: v128): v128 {
+  if (ASC_FEATURE_RELAXED_SIMD) {
+    return f32x4.relaxed_madd(a, b, c);
+  } else {
+    return f32x4.add(f32x4.mul(a, b), c);
+  }
+}
+
+// @ts-ignore: decorator
+@inline const MR: u32 = 4;
+// @ts-ignore: decorator
+@inline const NR: u32 = 8;
+// @ts-ignore: decorator
+@inline const KC: u32 = 256;
+// Bytes of a packed B' block (kc x nc): the column block nc is as wide as fits.
+// @ts-ignore: decorator
+@inline const BLOCK_BYTES: u32 = 512 * 1024;
+// Bytes per packed A' value (pre-broadcast to a whole v128).
+// @ts-ignore: decorator
+@inline const ASZ: u32 = 16;
+// Bytes of the clamp constants at the start of scratch (see setClamp).
+// @ts-ignore: decorator
+@inline const CONST_BYTES: usize = 64;
+// Bytes of the edge tile buffer at the start of scratch (MR x NR floats).
+// @ts-ignore: decorator
+@inline const TILE_BYTES: usize = MR * NR * 4;
+// Scalar flavour: k block.
+// @ts-ignore: decorator
+@inline const KC_SCALAR: u32 = 256;
+// Scalar flavour: column block.
+// @ts-ignore: decorator
+@inline const NC_SCALAR: u32 = 256;
+
+// Microkernel initialisation modes.
+// @ts-ignore: decorator
+@inline const INIT_ZERO: u32 = 0;
+// @ts-ignore: decorator
+@inline const INIT_LOAD: u32 = 1;
+// @ts-ignore: decorator
+@inline const INIT_ROW: u32 = 2;
+// @ts-ignore: decorator
+@inline const INIT_COL: u32 = 3;
+
+// @ts-ignore: decorator
+@inline function roundUp(x: u32, q: u32): u32 {
+  return (x + q - 1) / q * q;
+}
+
+// @ts-ignore: decorator
+@inline function align64(x: usize): usize {
+  return (x + 63) & ~(<usize>63);
+}
+
+/**
+ * Bytes from one packed B' panel to the next: kc x NR floats and a cache line of padding, so
+ * that panels do not start at the same cache set (kc x 32 is often a multiple of 4 KiB), which
+ * made the row-by-row packing thrash L1.
+ */
+// @ts-ignore: decorator
+@inline function panelBytes(kc: u32): usize {
+  return <usize>kc * (NR << 2) + 64;
+}
+
+/** Columns of a B' block for k block kc: a multiple of NR, BLOCK_BYTES in all. */
+// @ts-ignore: decorator
+@inline function blockCols(kc: u32): u32 {
+  return max(NR, BLOCK_BYTES / (kc * 4) / NR * NR);
+}
+
+/** Whether the transposed orientation pads less than the normal one. */
+// @ts-ignore: decorator
+@inline function useTransposed(m: u32, n: u32): bool {
+  const normal = <u64>roundUp(m, MR) * <u64>roundUp(n, NR);
+  const trans = <u64>roundUp(n, MR) * <u64>roundUp(m, NR);
+  return trans < normal;
+}
+
+/**
+ * Bytes of scratch `gemm` needs at its `scratch` argument for these sizes (0 in the scalar
+ * flavour). The pointer must be 16-byte aligned.
+ */
+export function gemmScratchBytes(m: u32, k: u32, n: u32): usize {
+  if (!ASC_FEATURE_SIMD) return 0;
+  if (m == 0 || n == 0 || k == 0) return 0;
+  const cols = useTransposed(m, n) ? m : n;
+  const kc = min(KC, k);
+  const nc = min(blockCols(kc), roundUp(cols, NR));
+  return CONST_BYTES + TILE_BYTES + align64(<usize>MR * kc * ASZ) + <usize>(nc / NR) * panelBytes(kc);
+}
+
+/**
+ * C = clamp(bias + A B, minv, maxv) for row-major f32 matrices A (m x k), B (k x n), C (m x n)
+ * at byte pointers `a`, `b`, `c`; `bias` points at m values or is 0 for none. `scratch` must
+ * hold `gemmScratchBytes(m, k, n)` bytes, 16-byte aligned. C may not overlap A, B or bias.
+ */
+export function gemm(
+  m: u32,
+  k: u32,
+  n: u32,
+  a: usize,
+  b: usize,
+  bias: usize,
+  c: usize,
+  minv: f32,
+  maxv: f32,
+  scratch: usize,
+): void {
+  if (m == 0 || n == 0) return;
+  if (k == 0) {
+    fillBias(m, n, bias, c, minv, maxv);
+    return;
+  }
+  if (ASC_FEATURE_SIMD) {
+    gemmSimd(m, k, n, a, b, bias, c, minv, maxv, scratch);
+  } else {
+    gemmScalar(m, k, n, a, b, bias, c, minv, maxv);
+  }
+}
+
+// C[i][j] = clamp(bias[i] or 0) for the k == 0 case.
+function fillBias(m: u32, n: u32, bias: usize, c: usize, minv: f32, maxv: f32): void {
+  for (let i: u32 = 0; i < m; i++) {
+    const v = min(max(bias != 0 ? load<f32>(bias + (<usize>i << 2)) : 0, minv), maxv);
+    const row = c + ((<usize>i * n) << 2);
+    for (let j: u32 = 0; j < n; j++) store<f32>(row + (<usize>j << 2), v);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Scalar flavour.
+
+function gemmScalar(
+  m: u32,
+  k: u32,
+  n: u32,
+  a: usize,
+  b: usize,
+  bias: usize,
+  c: usize,
+  minv: f32,
+  maxv: f32,
+): void {
+  const lda = <usize>k << 2;
+  const ldb = <usize>n << 2;
+  for (let jc: u32 = 0; jc < n; jc += NC_SCALAR) {
+    const je = min(n, jc + NC_SCALAR);
+    for (let pc: u32 = 0; pc < k; pc += KC_SCALAR) {
+      const pe = min(k, pc + KC_SCALAR);
+      const first = pc == 0;
+      const last = pe == k;
+      let i: u32 = 0;
+      for (; i + 2 <= m; i += 2) {
+        const a0 = a + <usize>i * lda + (<usize>pc << 2);
+        const a1 = a0 + lda;
+        const c0 = c + <usize>i * ldb;
+        const c1 = c0 + ldb;
+        let b0: f32 = 0;
+        let b1: f32 = 0;
+        if (bias != 0) {
+          b0 = load<f32>(bias + (<usize>i << 2));
+          b1 = load<f32>(bias + (<usize>i << 2), 4);
+        }
+        let j = jc;
+        for (; j + 4 <= je; j += 4) {
+          const o = <usize>j << 2;
+          let s00 = b0, s01 = b0, s02 = b0, s03 = b0;
+          let s10 = b1, s11 = b1, s12 = b1, s13 = b1;
+          if (!first) {
+            s00 = load<f32>(c0 + o);
+            s01 = load<f32>(c0 + o, 4);
+            s02 = load<f32>(c0 + o, 8);
+            s03 = load<f32>(c0 + o, 12);
+            s10 = load<f32>(c1 + o);
+            s11 = load<f32>(c1 + o, 4);
+            s12 = load<f32>(c1 + o, 8);
+            s13 = load<f32>(c1 + o, 12);
+          }
+          let pa0 = a0;
+          let pa1 = a1;
+          let pb = b + <usize>pc * ldb + o;
+          for (let p = pc; p < pe; p++) {
+            const x0 = load<f32>(pa0);
+            const x1 = load<f32>(pa1);
+            const y0 = load<f32>(pb);
+            const y1 = load<f32>(pb, 4);
+            const y2 = load<f32>(pb, 8);
+            const y3 = load<f32>(pb, 12);
+            s00 += x0 * y0;
+            s01 += x0 * y1;
+            s02 += x0 * y2;
+            s03 += x0 * y3;
+            s10 += x1 * y0;
+            s11 += x1 * y1;
+            s12 += x1 * y2;
+            s13 += x1 * y3;
+            pa0 += 4;
+            pa1 += 4;
+            pb += ldb;
+          }
+          if (last) {
+            s00 = min(max(s00, minv), maxv);
+            s01 = min(max(s01, minv), maxv);
+            s02 = min(max(s02, minv), maxv);
+            s03 = min(max(s03, minv), maxv);
+            s10 = min(max(s10, minv), maxv);
+            s11 = min(max(s11, minv), maxv);
+            s12 = min(max(s12, minv), maxv);
+            s13 = min(max(s13, minv), maxv);
+          }
+          store<f32>(c0 + o, s00);
+          store<f32>(c0 + o, s01, 4);
+          store<f32>(c0 + o, s02, 8);
+          store<f32>(c0 + o, s03, 12);
+          store<f32>(c1 + o, s10);
+          store<f32>(c1 + o, s11, 4);
+          store<f32>(c1 + o, s12, 8);
+          store<f32>(c1 + o, s13, 12);
+        }
+        for (; j < je; j++) {
+          scalarDot(i, j, pc, pe, a, b, bias, c, lda, ldb, first, last, minv, maxv);
+          scalarDot(i + 1, j, pc, pe, a, b, bias, c, lda, ldb, first, last, minv, maxv);
+        }
+      }
+      for (; i < m; i++) {
+        for (let j = jc; j < je; j++) {
+          scalarDot(i, j, pc, pe, a, b, bias, c, lda, ldb, first, last, minv, maxv);
+        }
+      }
+    }
+  }
+}
+
+// One element of the scalar flavour, for the edges.
+function scalarDot(
+  i: u32,
+  j: u32,
+  pc: u32,
+  pe: u32,
+  a: usize,
+  b: usize,
+  bias: usize,
+  c: usize,
+  lda: usize,
+  ldb: usize,
+  first: bool,
+  last: bool,
+  minv: f32,
+  maxv: f32,
+): void {
+  const cp = c + <usize>i * ldb + (<usize>j << 2);
+  let s: f32 = 0;
+  if (!first) s = load<f32>(cp);
+  else if (bias != 0) s = load<f32>(bias + (<usize>i << 2));
+  let pa = a + <usize>i * lda + (<usize>pc << 2);
+  let pb = b + <usize>pc * ldb + (<usize>j << 2);
+  for (let p = pc; p < pe; p++) {
+    s += load<f32>(pa) * load<f32>(pb);
+    pa += 4;
+    pb += ldb;
+  }
+  if (last) s = min(max(s, minv), maxv);
+  store<f32>(cp, s);
+}
+
+// ---------------------------------------------------------------------------------------------
+// SIMD flavours.
+
+function gemmSimd(
+  m: u32,
+  k: u32,
+  n: u32,
+  a: usize,
+  b: usize,
+  bias: usize,
+  c: usize,
+  minv: f32,
+  maxv: f32,
+  scratch: usize,
+): void {
+  if (isNaN(minv) || isNaN(maxv)) {
+    // max(x, NaN) and min(x, NaN) are NaN whatever x is.
+    fillBias(m, n, 0, c, minv, maxv);
+    return;
+  }
+  const trans = useTransposed(m, n);
+  const rows = trans ? n : m;
+  const cols = trans ? m : n;
+  // Clamping to [-inf, +inf] is the identity (NaN stays NaN), so it is skipped.
+  const clampAny = minv != -Infinity || maxv != Infinity;
+  const kcMax = min(KC, k);
+  const consts = scratch;
+  const tile = consts + CONST_BYTES;
+  const apan = tile + TILE_BYTES;
+  const bblk = apan + align64(<usize>MR * kcMax * ASZ);
+  setClamp(consts, minv, maxv);
+  const ldc = <usize>n << 2;
+  const ncMax = blockCols(kcMax);
+  for (let jc: u32 = 0; jc < cols; jc += ncMax) {
+    const nc = min(ncMax, cols - jc);
+    for (let pc: u32 = 0; pc < k; pc += KC) {
+      const kc = min(KC, k - pc);
+      const first = pc == 0;
+      const cl = clampAny && pc + kc == k ? consts : 0;
+      // Pack B' block: rows pc..pc+kc, cols jc..jc+nc, in NR-wide panels.
+      if (trans) {
+        for (let jr: u32 = 0; jr < nc; jr += NR) {
+          const dst = bblk + <usize>(jr / NR) * panelBytes(kc);
+          packBTrans(dst, a + ((<usize>(jc + jr) * k + pc) << 2), <usize>k << 2, kc, min(NR, nc - jr));
+        }
+      } else {
+        packBNormal(bblk, b + ((<usize>pc * n + jc) << 2), ldc, kc, nc);
+      }
+      for (let ir: u32 = 0; ir < rows; ir += MR) {
+        const mr = min(MR, rows - ir);
+        if (trans) {
+          packATrans(apan, b + ((<usize>pc * n + ir) << 2), ldc, kc, mr);
+        } else {
+          packANormal(apan, a + ((<usize>ir * k + pc) << 2), <usize>k << 2, kc, mr);
+        }
+        // Full tiles of this row panel in one call, then the partial ones.
+        const full = mr == MR ? nc / NR : 0;
+        if (full > 0) {
+          if (trans) {
+            // C'(ir + r, j + q) = C[j + q][ir + r]
+            const cp = c + ((<usize>jc * n + ir) << 2);
+            let mode = INIT_LOAD;
+            if (first) mode = bias != 0 ? INIT_COL : INIT_ZERO;
+            rowT(kc, apan, bblk, full, cp, ldc, mode, bias + (<usize>jc << 2), cl);
+          } else {
+            const cp = c + ((<usize>ir * n + jc) << 2);
+            let mode = INIT_LOAD;
+            if (first) mode = bias != 0 ? INIT_ROW : INIT_ZERO;
+            rowN(kc, apan, bblk, full, cp, ldc, mode, bias + (<usize>ir << 2), cl);
+          }
+        }
+        for (let jr = full * NR; jr < nc; jr += NR) {
+          const nr = min(NR, nc - jr);
+          const bp = bblk + <usize>(jr / NR) * panelBytes(kc);
+          edgeTile(trans, n, ir, jc + jr, mr, nr, kc, first, cl, apan, bp, bias, c, tile);
+        }
+      }
+    }
+  }
+}
+
+// Runs the microkernel over `tiles` consecutive full tiles of one row panel (normal
+// orientation): B' panels follow each other at bp, C tiles at cp, 32 bytes apart. Init mode
+// INIT_LOAD reads C itself; INIT_ROW splats the row bias at ip.
+function rowN(
+  kc: u32,
+  ap: usize,
+  bp: usize,
+  tiles: u32,
+  cp: usize,
+  ldc: usize,
+  mode: u32,
+  ip: usize,
+  cl: usize,
+): void {
+  const bstep = panelBytes(kc);
+  for (let t: u32 = 0; t < tiles; t++) {
+    kernelN(kc, ap, bp, cp, ldc, mode, mode == INIT_LOAD ? cp : ip, ldc, cl);
+    bp += bstep;
+    cp += NR << 2;
+  }
+}
+
+// As rowN for the transposed orientation: consecutive tiles are NR rows of C apart, and the
+// column bias (INIT_COL) moves along with them.
+function rowT(
+  kc: u32,
+  ap: usize,
+  bp: usize,
+  tiles: u32,
+  cp: usize,
+  ldc: usize,
+  mode: u32,
+  ip: usize,
+  cl: usize,
+): void {
+  const bstep = panelBytes(kc);
+  const cstep = ldc * NR;
+  for (let t: u32 = 0; t < tiles; t++) {
+    kernelT(kc, ap, bp, cp, ldc, mode, ip, cl);
+    bp += bstep;
+    cp += cstep;
+    ip += NR << 2;
+  }
+}
+
+// The clamp min(max(x, lo), hi) with f32x4.max/min semantics at a quarter of their cost in V8
+// (which expands each of them to about eight instructions for NaN and signed-zero handling):
+// pmax/pmin are one instruction each and already propagate a NaN x (lo and hi are not NaN);
+// they differ from max/min only on zeros of opposite signs, which the masks fix: max(x, +0)
+// never returns -0 (clear the sign bit), min(x, -0) never returns +0 (set it). Every other
+// lane is unchanged by the masks. The four vectors live at cl: lo, hi, lo mask, hi mask.
+function setClamp(cl: usize, minv: f32, maxv: f32): void {
+  v128.store(cl, f32x4.splat(minv));
+  v128.store(cl, f32x4.splat(maxv), 16);
+  const loPlusZero = reinterpret<u32>(minv) == 0;
+  const hiMinusZero = reinterpret<u32>(maxv) == 0x80000000;
+  v128.store(cl, i32x4.splat(loPlusZero ? 0x7fffffff : -1), 32);
+  v128.store(cl, i32x4.splat(hiMinusZero ? 0x80000000 : 0), 48);
+}
+
+// @ts-ignore: decorator
+@inline function clampv(x: v128, lo: v128, hi: v128, loMask: v128, hiMask: v128): v128 {
+  const y = v128.and(f32x4.pmax(x, lo), loMask);
+  return v128.or(f32x4.pmin(y, hi), hiMask);
+}
+
+// A partial tile: gather C' (or the bias) into the tile buffer, run the full kernel on it, and
+// scatter the valid part back.
+function edgeTile(
+  trans: bool,
+  n: u32,
+  ir: u32,
+  j0: u32,
+  mr: u32,
+  nr: u32,
+  kc: u32,
+  first: bool,
+  cl: usize,
+  apan: usize,
+  bp: usize,
+  bias: usize,
+  c: usize,
+  tile: usize,
+): void {
+  // Offset in floats of C'(r, q) relative to C'(ir, j0): r * rs + q * qs.
+  const rs: usize = trans ? <usize>1 : <usize>n;
+  const qs: usize = trans ? <usize>n : <usize>1;
+  const base = c + ((trans ? <usize>j0 * n + ir : <usize>ir * n + j0) << 2);
+  for (let r: u32 = 0; r < MR; r++) {
+    for (let q: u32 = 0; q < NR; q++) {
+      let v: f32 = 0;
+      if (r < mr && q < nr) {
+        if (!first) {
+          v = load<f32>(base + ((<usize>r * rs + <usize>q * qs) << 2));
+        } else if (bias != 0) {
+          v = load<f32>(bias + (<usize>(trans ? j0 + q : ir + r) << 2));
+        }
+      }
+      store<f32>(tile + (<usize>(r * NR + q) << 2), v);
+    }
+  }
+  kernelN(kc, apan, bp, tile, NR << 2, INIT_LOAD, tile, NR << 2, cl);
+  for (let r: u32 = 0; r < mr; r++) {
+    for (let q: u32 = 0; q < nr; q++) {
+      store<f32>(
+        base + ((<usize>r * rs + <usize>q * qs) << 2),
+        load<f32>(tile + (<usize>(r * NR + q) << 2)),
+      );
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Packing.
+
+// B' = B, a kc x nc block at src (row stride ld bytes) into NR-column panels of kc x NR
+// floats at dst, the last one zero-padded. Row by row, so B is read sequentially.
+function packBNormal(dst: usize, src: usize, ld: usize, kc: u32, nc: u32): void {
+  const full = nc / NR;
+  const rest = nc - full * NR;
+  const pstep = panelBytes(kc);
+  for (let p: u32 = 0; p < kc; p++) {
+    let s = src;
+    let d = dst;
+    for (let t: u32 = 0; t < full; t++) {
+      v128.store(d, v128.load(s));
+      v128.store(d, v128.load(s, 16), 16);
+      s += NR << 2;
+      d += pstep;
+    }
+    if (rest != 0) {
+      for (let q: u32 = 0; q < NR; q++) {
+        store<f32>(d + (<usize>q << 2), q < rest ? load<f32>(s + (<usize>q << 2)) : 0);
+      }
+    }
+    src += ld;
+    dst += NR << 2;
+  }
+}
+
+// B' = A^T: panel[p][q] = src[q * ld + p] for q < nr, 0 beyond (ld in bytes).
+function packBTrans(dst: usize, src: usize, ld: usize, kc: u32, nr: u32): void {
+  if (nr == NR) {
+    let p: u32 = 0;
+    for (; p + 4 <= kc; p += 4) {
+      const s = src + (<usize>p << 2);
+      const d = dst + (<usize>p * NR << 2);
+      transposeStore4(d, NR << 2, s, ld);
+      transposeStore4(d + 16, NR << 2, s + ld * 4, ld);
+    }
+    for (; p < kc; p++) {
+      for (let q: u32 = 0; q < NR; q++) {
+        store<f32>(
+          dst + (<usize>(p * NR + q) << 2),
+          load<f32>(src + <usize>q * ld + (<usize>p << 2)),
+        );
+      }
+    }
+  } else {
+    for (let p: u32 = 0; p < kc; p++) {
+      for (let q: u32 = 0; q < NR; q++) {
+        store<f32>(
+          dst + (<usize>(p * NR + q) << 2),
+          q < nr ? load<f32>(src + <usize>q * ld + (<usize>p << 2)) : 0,
+        );
+      }
+    }
+  }
+}
+
+// Loads 4 rows of 4 floats (rows at s, s + ls, ...), stores the transposed rows at d, d + ld, ...
+// @ts-ignore: decorator
+@inline function transposeStore4(d: usize, ld: usize, s: usize, ls: usize): void {
+  const r0 = v128.load(s);
+  const r1 = v128.load(s + ls);
+  const r2 = v128.load(s + ls * 2);
+  const r3 = v128.load(s + ls * 3);
+  const t0 = f32x4.shuffle(r0, r1, 0, 4, 1, 5);
+  const t1 = f32x4.shuffle(r0, r1, 2, 6, 3, 7);
+  const t2 = f32x4.shuffle(r2, r3, 0, 4, 1, 5);
+  const t3 = f32x4.shuffle(r2, r3, 2, 6, 3, 7);
+  v128.store(d, i64x2.shuffle(t0, t2, 0, 2));
+  v128.store(d + ld, i64x2.shuffle(t0, t2, 1, 3));
+  v128.store(d + ld * 2, i64x2.shuffle(t1, t3, 0, 2));
+  v128.store(d + ld * 3, i64x2.shuffle(t1, t3, 1, 3));
+}
+
+// A' = A: panel[p][r] = splat(src[r * ld + p]) for r < mr, 0 beyond (ld in bytes).
+function packANormal(dst: usize, src: usize, ld: usize, kc: u32, mr: u32): void {
+  if (mr == MR) {
+    const s1 = src + ld;
+    const s2 = s1 + ld;
+    const s3 = s2 + ld;
+    for (let p: usize = 0; p < (<usize>kc << 2); p += 4) {
+      v128.store(dst, v128.load32_splat(src + p));
+      v128.store(dst, v128.load32_splat(s1 + p), 16);
+      v128.store(dst, v128.load32_splat(s2 + p), 32);
+      v128.store(dst, v128.load32_splat(s3 + p), 48);
+      dst += MR * ASZ;
+    }
+  } else {
+    for (let p: u32 = 0; p < kc; p++) {
+      for (let r: u32 = 0; r < MR; r++) {
+        const v = r < mr ? v128.load32_splat(src + <usize>r * ld + (<usize>p << 2)) : f32x4.splat(0);
+        v128.store(dst + <usize>r * ASZ, v);
+      }
+      dst += MR * ASZ;
+    }
+  }
+}
+
+// A' = B^T: panel[p][r] = splat(src[p * ld + r]) for r < mr, 0 beyond (ld in bytes).
+function packATrans(dst: usize, src: usize, ld: usize, kc: u32, mr: u32): void {
+  if (mr == MR) {
+    for (let p: u32 = 0; p < kc; p++) {
+      v128.store(dst, v128.load32_splat(src));
+      v128.store(dst, v128.load32_splat(src, 4), 16);
+      v128.store(dst, v128.load32_splat(src, 8), 32);
+      v128.store(dst, v128.load32_splat(src, 12), 48);
+      src += ld;
+      dst += MR * ASZ;
+    }
+  } else {
+    for (let p: u32 = 0; p < kc; p++) {
+      for (let r: u32 = 0; r < MR; r++) {
+        const v = r < mr ? v128.load32_splat(src + (<usize>r << 2)) : f32x4.splat(0);
+        v128.store(dst + <usize>r * ASZ, v);
+      }
+      src += ld;
+      dst += MR * ASZ;
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Microkernels: a 4 x 8 tile of C' in eight f32x4 accumulators, c{r}{h} = C'(r, 4h .. 4h + 3).
+// Per k: two B' vector loads, four pre-broadcast A' loads, eight multiply-adds.
+
+// Stores the tile at cp with row stride ldc bytes. Init: zero, load from ip (row stride ldi),
+// or splat ip[r] per row.
+// @ts-ignore: decorator
+@inline function kernelN(
+  kc: u32,
+  ap: usize,
+  bp: usize,
+  cp: usize,
+  ldc: usize,
+  mode: u32,
+  ip: usize,
+  ldi: usize,
+  cl: usize,
+): void {
+  let c00 = f32x4.splat(0);
+  let c01 = c00;
+  let c10 = c00;
+  let c11 = c00;
+  let c20 = c00;
+  let c21 = c00;
+  let c30 = c00;
+  let c31 = c00;
+  if (mode == INIT_LOAD) {
+    c00 = v128.load(ip);
+    c01 = v128.load(ip, 16);
+    ip += ldi;
+    c10 = v128.load(ip);
+    c11 = v128.load(ip, 16);
+    ip += ldi;
+    c20 = v128.load(ip);
+    c21 = v128.load(ip, 16);
+    ip += ldi;
+    c30 = v128.load(ip);
+    c31 = v128.load(ip, 16);
+  } else if (mode == INIT_ROW) {
+    c00 = v128.load32_splat(ip);
+    c01 = c00;
+    c10 = v128.load32_splat(ip, 4);
+    c11 = c10;
+    c20 = v128.load32_splat(ip, 8);
+    c21 = c20;
+    c30 = v128.load32_splat(ip, 12);
+    c31 = c30;
+  }
+  const aend = ap + <usize>kc * (MR * ASZ);
+  while (ap < aend) {
+    const b0 = v128.load(bp);
+    const b1 = v128.load(bp, 16);
+    let x = v128.load(ap);
+    c00 = madd(x, b0, c00);
+    c01 = madd(x, b1, c01);
+    x = v128.load(ap, 16);
+    c10 = madd(x, b0, c10);
+    c11 = madd(x, b1, c11);
+    x = v128.load(ap, 32);
+    c20 = madd(x, b0, c20);
+    c21 = madd(x, b1, c21);
+    x = v128.load(ap, 48);
+    c30 = madd(x, b0, c30);
+    c31 = madd(x, b1, c31);
+    ap += MR * ASZ;
+    bp += NR << 2;
+  }
+  if (cl != 0) {
+    const lo = v128.load(cl);
+    const hi = v128.load(cl, 16);
+    const loMask = v128.load(cl, 32);
+    const hiMask = v128.load(cl, 48);
+    c00 = clampv(c00, lo, hi, loMask, hiMask);
+    c01 = clampv(c01, lo, hi, loMask, hiMask);
+    c10 = clampv(c10, lo, hi, loMask, hiMask);
+    c11 = clampv(c11, lo, hi, loMask, hiMask);
+    c20 = clampv(c20, lo, hi, loMask, hiMask);
+    c21 = clampv(c21, lo, hi, loMask, hiMask);
+    c30 = clampv(c30, lo, hi, loMask, hiMask);
+    c31 = clampv(c31, lo, hi, loMask, hiMask);
+  }
+  v128.store(cp, c00);
+  v128.store(cp, c01, 16);
+  cp += ldc;
+  v128.store(cp, c10);
+  v128.store(cp, c11, 16);
+  cp += ldc;
+  v128.store(cp, c20);
+  v128.store(cp, c21, 16);
+  cp += ldc;
+  v128.store(cp, c30);
+  v128.store(cp, c31, 16);
+}
+
+// The transposed orientation: C'(r, q) = C[q][r] lives at cp + q * ldc + 4 r, so each C row
+// q gets four contiguous floats. Init: zero, load (transposing) from cp, or the column bias at
+// ip (C'(r, q) = ip[q] for every r).
+// @ts-ignore: decorator
+@inline function kernelT(
+  kc: u32,
+  ap: usize,
+  bp: usize,
+  cp: usize,
+  ldc: usize,
+  mode: u32,
+  ip: usize,
+  cl: usize,
+): void {
+  let c00 = f32x4.splat(0);
+  let c01 = c00;
+  let c10 = c00;
+  let c11 = c00;
+  let c20 = c00;
+  let c21 = c00;
+  let c30 = c00;
+  let c31 = c00;
+  if (mode == INIT_LOAD) {
+    let r0 = v128.load(cp);
+    let r1 = v128.load(cp + ldc);
+    let r2 = v128.load(cp + ldc * 2);
+    let r3 = v128.load(cp + ldc * 3);
+    let t0 = f32x4.shuffle(r0, r1, 0, 4, 1, 5);
+    let t1 = f32x4.shuffle(r0, r1, 2, 6, 3, 7);
+    let t2 = f32x4.shuffle(r2, r3, 0, 4, 1, 5);
+    let t3 = f32x4.shuffle(r2, r3, 2, 6, 3, 7);
+    c00 = i64x2.shuffle(t0, t2, 0, 2);
+    c10 = i64x2.shuffle(t0, t2, 1, 3);
+    c20 = i64x2.shuffle(t1, t3, 0, 2);
+    c30 = i64x2.shuffle(t1, t3, 1, 3);
+    const cq = cp + ldc * 4;
+    r0 = v128.load(cq);
+    r1 = v128.load(cq + ldc);
+    r2 = v128.load(cq + ldc * 2);
+    r3 = v128.load(cq + ldc * 3);
+    t0 = f32x4.shuffle(r0, r1, 0, 4, 1, 5);
+    t1 = f32x4.shuffle(r0, r1, 2, 6, 3, 7);
+    t2 = f32x4.shuffle(r2, r3, 0, 4, 1, 5);
+    t3 = f32x4.shuffle(r2, r3, 2, 6, 3, 7);
+    c01 = i64x2.shuffle(t0, t2, 0, 2);
+    c11 = i64x2.shuffle(t0, t2, 1, 3);
+    c21 = i64x2.shuffle(t1, t3, 0, 2);
+    c31 = i64x2.shuffle(t1, t3, 1, 3);
+  } else if (mode == INIT_COL) {
+    c00 = v128.load(ip);
+    c01 = v128.load(ip, 16);
+    c10 = c00;
+    c11 = c01;
+    c20 = c00;
+    c21 = c01;
+    c30 = c00;
+    c31 = c01;
+  }
+  const aend = ap + <usize>kc * (MR * ASZ);
+  while (ap < aend) {
+    const b0 = v128.load(bp);
+    const b1 = v128.load(bp, 16);
+    let x = v128.load(ap);
+    c00 = madd(x, b0, c00);
+    c01 = madd(x, b1, c01);
+    x = v128.load(ap, 16);
+    c10 = madd(x, b0, c10);
+    c11 = madd(x, b1, c11);
+    x = v128.load(ap, 32);
+    c20 = madd(x, b0, c20);
+    c21 = madd(x, b1, c21);
+    x = v128.load(ap, 48);
+    c30 = madd(x, b0, c30);
+    c31 = madd(x, b1, c31);
+    ap += MR * ASZ;
+    bp += NR << 2;
+  }
+  if (cl != 0) {
+    const lo = v128.load(cl);
+    const hi = v128.load(cl, 16);
+    const loMask = v128.load(cl, 32);
+    const hiMask = v128.load(cl, 48);
+    c00 = clampv(c00, lo, hi, loMask, hiMask);
+    c01 = clampv(c01, lo, hi, loMask, hiMask);
+    c10 = clampv(c10, lo, hi, loMask, hiMask);
+    c11 = clampv(c11, lo, hi, loMask, hiMask);
+    c20 = clampv(c20, lo, hi, loMask, hiMask);
+    c21 = clampv(c21, lo, hi, loMask, hiMask);
+    c30 = clampv(c30, lo, hi, loMask, hiMask);
+    c31 = clampv(c31, lo, hi, loMask, hiMask);
+  }
+  let t0 = f32x4.shuffle(c00, c10, 0, 4, 1, 5);
+  let t1 = f32x4.shuffle(c00, c10, 2, 6, 3, 7);
+  let t2 = f32x4.shuffle(c20, c30, 0, 4, 1, 5);
+  let t3 = f32x4.shuffle(c20, c30, 2, 6, 3, 7);
+  v128.store(cp, i64x2.shuffle(t0, t2, 0, 2));
+  v128.store(cp + ldc, i64x2.shuffle(t0, t2, 1, 3));
+  v128.store(cp + ldc * 2, i64x2.shuffle(t1, t3, 0, 2));
+  v128.store(cp + ldc * 3, i64x2.shuffle(t1, t3, 1, 3));
+  const cq = cp + ldc * 4;
+  t0 = f32x4.shuffle(c01, c11, 0, 4, 1, 5);
+  t1 = f32x4.shuffle(c01, c11, 2, 6, 3, 7);
+  t2 = f32x4.shuffle(c21, c31, 0, 4, 1, 5);
+  t3 = f32x4.shuffle(c21, c31, 2, 6, 3, 7);
+  v128.store(cq, i64x2.shuffle(t0, t2, 0, 2));
+  v128.store(cq + ldc, i64x2.shuffle(t0, t2, 1, 3));
+  v128.store(cq + ldc * 2, i64x2.shuffle(t1, t3, 0, 2));
+  v128.store(cq + ldc * 3, i64x2.shuffle(t1, t3, 1, 3));
+}

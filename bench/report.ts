@@ -1,0 +1,721 @@
+// Turns a results file of the benchmark suite into docs/performance.md, with hand-made SVG bar
+// charts in docs/img/. Usage: deno run --allow-read --allow-write bench/report.ts [results.json]
+
+/** Flavours the suite measures. */
+export type BenchFlavour = "relaxed" | "simd" | "scalar";
+
+/** Where and with what the suite ran. */
+export interface HostInfo {
+  /** Host name (or "unknown"). */
+  readonly hostname: string;
+  /** `Deno.build.os` / `Deno.build.arch`. */
+  readonly os: string;
+  /** Kernel release, where readable. */
+  readonly osRelease?: string;
+  /** CPU arch. */
+  readonly arch: string;
+  /** CPU model from /proc/cpuinfo, where readable. */
+  readonly cpu: string;
+  /** Logical CPUs (navigator.hardwareConcurrency). */
+  readonly cores: number;
+  /** L2 data cache per core, bytes, where readable. */
+  readonly l2Bytes?: number;
+  /** Deno version. */
+  readonly deno: string;
+  /** V8 version. */
+  readonly v8: string;
+  /** TypeScript version bundled with Deno. */
+  readonly typescript: string;
+}
+
+/** The roofline of one probe flavour, as saved. */
+export interface SavedRoofline {
+  /** Median peak f32x4 multiply-add throughput, GFLOP/s. */
+  readonly peakGflops: number;
+  /** Best sample of the peak. */
+  readonly bestPeakGflops: number;
+  /** Streaming reads, large buffer. */
+  readonly dram: { readonly bytes: number; readonly gbs: number; readonly bestGbs: number };
+  /** Streaming reads, L2-sized buffer. */
+  readonly l2: { readonly bytes: number; readonly gbs: number; readonly bestGbs: number };
+}
+
+/** One timed case: a layer and a configuration (or the dense baseline) on one flavour. */
+export interface ResultRow {
+  /** Flavour of the kernels. */
+  readonly flavour: BenchFlavour;
+  /** Layer name, e.g. `"128->256 @28x28"`. */
+  readonly layer: string;
+  /** Input channels. */
+  readonly cin: number;
+  /** Output channels. */
+  readonly cout: number;
+  /** Pixels (H*W). */
+  readonly pixels: number;
+  /** Configuration id, or `"dense"`. */
+  readonly config: string;
+  /** For the dense baseline: `"gemm"` (the wasm GEMM) or a stand-in. */
+  readonly denseKind?: string;
+  /** Output-channel block size of the plan (dense: 0). */
+  readonly blockSize: number;
+  /** Real nonzero weights. */
+  readonly nnz: number;
+  /** Stored weights including block padding. */
+  readonly stored: number;
+  /** Median seconds per call. */
+  readonly seconds: number;
+  /** Fastest sample, seconds per call. */
+  readonly minSeconds: number;
+  /** Relative margin of error reported by benchmark.js, per cent. */
+  readonly rme: number;
+  /** Samples taken. */
+  readonly samples: number;
+  /** `2 * nnz * pixels / seconds / 1e9`. */
+  readonly effGflops: number;
+  /** `2 * cout * cin * pixels / seconds / 1e9`. */
+  readonly denseEqGflops: number;
+  /** The peak the fraction is taken of, GFLOP/s (null where none was measured). */
+  readonly peakGflops: number | null;
+  /** Which probe flavour the peak comes from (scalar has no probe: the SIMD peak). */
+  readonly peakFlavour: string | null;
+  /** `effGflops / peakGflops`. */
+  readonly fracPeak: number | null;
+  /** Dense baseline time over this time, same flavour and shape (null for the baseline). */
+  readonly speedupVsDense: number | null;
+  /** Fastest dense baseline of any flavour on this shape over this time. */
+  readonly speedupVsBestDense: number | null;
+}
+
+/** Geometric means over the nine layers of one flavour and configuration. */
+export interface GeomeanRow {
+  /** Flavour. */
+  readonly flavour: BenchFlavour;
+  /** Configuration id, or `"dense"`. */
+  readonly config: string;
+  /** Layers included. */
+  readonly layers: number;
+  /** Geomean effective GFLOP/s. */
+  readonly effGflops: number;
+  /** Geomean dense-equivalent GFLOP/s. */
+  readonly denseEqGflops: number;
+  /** Geomean fraction of peak. */
+  readonly fracPeak: number | null;
+  /** Geomean speed-up over the same flavour's dense baseline. */
+  readonly speedupVsDense: number | null;
+  /** Geomean speed-up over the fastest dense baseline. */
+  readonly speedupVsBestDense: number | null;
+}
+
+/** One of the project's performance targets, checked against a run. */
+export interface TargetResult {
+  /** Short id. */
+  readonly id: string;
+  /** What is promised. */
+  readonly text: string;
+  /** The threshold (a fraction of peak, or a speed-up). */
+  readonly threshold: number;
+  /** `"fraction"` (shown as %) or `"ratio"` (shown as x). */
+  readonly unit: "fraction" | "ratio";
+  /** The value in this run, or null when it could not be measured. */
+  readonly value: number | null;
+  /** Whether it was met; null when not measured. */
+  readonly met: boolean | null;
+  /** Why it was not measured, or what it is measured on. */
+  readonly note: string;
+}
+
+/** Everything one run of `bench/suite.ts` saves. */
+export interface BenchResults {
+  /** Format version. */
+  readonly schema: 1;
+  /** ISO time the run started. */
+  readonly date: string;
+  /** The command that produced it. */
+  readonly command: string;
+  /** Whether it was a `--quick` smoke run. */
+  readonly quick: boolean;
+  /** Host and runtime. */
+  readonly host: HostInfo;
+  /** The timing engine and its settings. */
+  readonly engine: { readonly name: string; readonly options: Record<string, number> };
+  /** Flavours measured, best first. */
+  readonly flavours: readonly BenchFlavour[];
+  /** The flavour the targets are judged on. */
+  readonly best: BenchFlavour;
+  /** The layers. */
+  readonly layers: readonly {
+    readonly name: string;
+    readonly cin: number;
+    readonly cout: number;
+    readonly side: number;
+    readonly pixels: number;
+  }[];
+  /** The configurations. */
+  readonly configs: readonly {
+    readonly id: string;
+    readonly label: string;
+    readonly sparsity: number;
+    readonly block: number;
+  }[];
+  /** Roofline per probe flavour. */
+  readonly roofline: Readonly<Partial<Record<"relaxed" | "simd", SavedRoofline>>>;
+  /** Every timed case. */
+  readonly rows: readonly ResultRow[];
+  /** Geometric means over the layers. */
+  readonly geomeans: readonly GeomeanRow[];
+  /** The targets, judged on the best flavour. */
+  readonly targets: readonly TargetResult[];
+  /** Anything a reader should know about this run. */
+  readonly notes: readonly string[];
+}
+
+// ---------------------------------------------------------------------------------------------
+// SVG charts
+
+const COLOURS: Record<string, string> = {
+  u70: "#9ecae1",
+  u80: "#6baed6",
+  u90: "#3182bd",
+  u95: "#08519c",
+  "b4-90": "#e6550d",
+  dense: "#737373",
+  relaxed: "#3182bd",
+  simd: "#31a354",
+  scalar: "#969696",
+};
+
+/** A series of a grouped bar chart. */
+export interface Series {
+  /** Legend label. */
+  readonly name: string;
+  /** Fill colour. */
+  readonly colour: string;
+  /** One value per group (null: no bar). */
+  readonly values: readonly (number | null)[];
+}
+
+/** A horizontal reference line. */
+export interface RefLine {
+  /** Height in data units. */
+  readonly value: number;
+  /** Label drawn at the right end. */
+  readonly label: string;
+  /** Line colour. */
+  readonly colour: string;
+}
+
+/** What {@link barChart} draws. */
+export interface BarChartSpec {
+  /** Title above the plot. */
+  readonly title: string;
+  /** Label of the y axis. */
+  readonly yLabel: string;
+  /** Group labels (x axis); a `\n` splits one into two lines. */
+  readonly groups: readonly string[];
+  /** The bar series. */
+  readonly series: readonly Series[];
+  /** Reference lines. */
+  readonly lines?: readonly RefLine[];
+  /** Value format on the bars' tooltips. */
+  readonly format?: (v: number) => string;
+}
+
+function esc(s: string): string {
+  return s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(
+    /"/g,
+    "&quot;",
+  );
+}
+
+function niceStep(max: number, ticks: number): number {
+  const raw = max / ticks;
+  const mag = 10 ** Math.floor(Math.log10(raw));
+  for (const m of [1, 2, 2.5, 5, 10]) if (m * mag >= raw) return m * mag;
+  return 10 * mag;
+}
+
+const n1 = (v: number) => v.toFixed(1);
+
+/**
+ * Draws a grouped bar chart as a standalone SVG document (no scripts, no external fonts).
+ *
+ * @param spec groups, series, reference lines and labels
+ * @returns the SVG text
+ */
+export function barChart(spec: BarChartSpec): string {
+  const width = 960, height = 400;
+  const left = 60, right = 150, top = 64, bottom = 64;
+  const plotW = width - left - right, plotH = height - top - bottom;
+  const fmt = spec.format ?? n1;
+  const values = spec.series.flatMap((s) => s.values).filter((v): v is number => v !== null);
+  const maxV = Math.max(1e-9, ...values, ...(spec.lines ?? []).map((l) => l.value)) * 1.08;
+  const step = niceStep(maxV, 6);
+  const yMax = Math.ceil(maxV / step) * step;
+  const y = (v: number) => top + plotH - (v / yMax) * plotH;
+  const out: string[] = [];
+  out.push(
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" ` +
+      `viewBox="0 0 ${width} ${height}" font-family="system-ui, -apple-system, Segoe UI, ` +
+      `Helvetica, Arial, sans-serif" font-size="12">`,
+    `<rect width="${width}" height="${height}" fill="#ffffff"/>`,
+    `<text x="${left}" y="22" font-size="15" font-weight="600">${esc(spec.title)}</text>`,
+  );
+  for (let v = 0; v <= yMax + step / 2; v += step) {
+    const yy = y(v).toFixed(1);
+    out.push(
+      `<line x1="${left}" x2="${left + plotW}" y1="${yy}" y2="${yy}" stroke="#e5e5e5"/>`,
+      `<text x="${left - 6}" y="${yy}" dy="4" text-anchor="end" fill="#444">${
+        esc(+v.toPrecision(6) + "")
+      }</text>`,
+    );
+  }
+  out.push(
+    `<text transform="translate(16 ${top + plotH / 2}) rotate(-90)" text-anchor="middle" ` +
+      `fill="#444">${esc(spec.yLabel)}</text>`,
+  );
+  const groupW = plotW / spec.groups.length;
+  const barW = (groupW * 0.8) / Math.max(1, spec.series.length);
+  spec.groups.forEach((g, gi) => {
+    const x0 = left + gi * groupW + groupW * 0.1;
+    spec.series.forEach((s, si) => {
+      const v = s.values[gi];
+      if (v === null || !Number.isFinite(v)) return;
+      const x = x0 + si * barW;
+      const yy = y(Math.max(0, v));
+      out.push(
+        `<rect x="${x.toFixed(1)}" y="${yy.toFixed(1)}" width="${(barW * 0.92).toFixed(1)}" ` +
+          `height="${(top + plotH - yy).toFixed(1)}" fill="${s.colour}">` +
+          `<title>${esc(`${g.replace("\n", " ")}, ${s.name}: ${fmt(v)}`)}</title></rect>`,
+      );
+    });
+    const lines = g.split("\n");
+    lines.forEach((line, li) => {
+      out.push(
+        `<text x="${(left + (gi + 0.5) * groupW).toFixed(1)}" y="${
+          top + plotH + 18 + li * 15
+        }" text-anchor="middle" fill="#333">${esc(line)}</text>`,
+      );
+    });
+  });
+  out.push(
+    `<line x1="${left}" x2="${left + plotW}" y1="${top + plotH}" y2="${
+      top + plotH
+    }" stroke="#333"/>`,
+    `<line x1="${left}" x2="${left}" y1="${top}" y2="${top + plotH}" stroke="#333"/>`,
+  );
+  for (const l of spec.lines ?? []) {
+    const yy = y(l.value).toFixed(1);
+    out.push(
+      `<line x1="${left}" x2="${left + plotW}" y1="${yy}" y2="${yy}" stroke="${l.colour}" ` +
+        `stroke-width="1.5" stroke-dasharray="6 4"/>`,
+      `<text x="${left + plotW + 6}" y="${yy}" dy="4" fill="${l.colour}">${esc(l.label)}</text>`,
+    );
+  }
+  // Legend in rows under the title; the right margin is left to the reference lines' labels.
+  let lx = left, ly = 44;
+  for (const s of spec.series) {
+    const w = 26 + s.name.length * 7;
+    if (lx + w > width - 10) {
+      lx = left;
+      ly += 18;
+    }
+    out.push(
+      `<rect x="${lx}" y="${ly - 10}" width="12" height="12" fill="${s.colour}"/>`,
+      `<text x="${lx + 17}" y="${ly}" fill="#333">${esc(s.name)}</text>`,
+    );
+    lx += w;
+  }
+  out.push("</svg>");
+  return out.join("\n") + "\n";
+}
+
+// ---------------------------------------------------------------------------------------------
+// Markdown
+
+const pct = (
+  v: number | null,
+) => (v === null || !Number.isFinite(v) ? "–" : `${(v * 100).toFixed(1)}%`);
+const times = (v: number | null) => (v === null || !Number.isFinite(v) ? "–" : `${v.toFixed(2)}x`);
+const gf = (v: number | null) => (v === null || !Number.isFinite(v) ? "–" : v.toFixed(1));
+
+function ms(s: number): string {
+  return s >= 1e-3 ? `${(s * 1e3).toFixed(2)} ms` : `${(s * 1e6).toFixed(0)} µs`;
+}
+
+function bytes(n: number): string {
+  return n >= 1 << 20 ? `${n / (1 << 20)} MiB` : `${n / 1024} KiB`;
+}
+
+function layerLabel(l: { cin: number; cout: number; side: number }): string {
+  return `${l.cin}→${l.cout}\n${l.side}×${l.side}`;
+}
+
+function configLabel(r: BenchResults, id: string): string {
+  if (id === "dense") {
+    const kind = r.rows.find((x) => x.config === "dense")?.denseKind;
+    return kind === "gemm" || kind === undefined ? "dense GEMM" : `dense (${kind})`;
+  }
+  return r.configs.find((c) => c.id === id)?.label ?? id;
+}
+
+/** Breaks a long line at spaces, greedily, never starting a line with list or quote syntax. */
+function wrap(text: string, width: number, first: string, rest: string): string[] {
+  const words = text.split(" ").filter((w) => w !== "");
+  const lines: string[] = [];
+  let line = first;
+  let empty = true;
+  const risky = /^([-+*>#]|\d+[.)])$|^#/;
+  for (let i = 0; i < words.length; i++) {
+    const w = words[i];
+    if (!empty && line.length + 1 + w.length > width && !risky.test(w)) {
+      lines.push(line);
+      line = rest + w;
+    } else {
+      line += (empty ? "" : " ") + w;
+    }
+    empty = false;
+  }
+  lines.push(line);
+  return lines;
+}
+
+/** Pads a table's cells to common widths, as `deno fmt` lays tables out. */
+function formatTable(lines: readonly string[]): string[] {
+  const cells = lines.map((l) =>
+    l.trim().replace(/^\|/, "").replace(/\|$/, "").split("|").map((c) => c.trim())
+  );
+  const right = cells[1].map((c) => c.endsWith(":"));
+  const widths = cells[0].map((_, j) =>
+    Math.max(3, ...cells.filter((_, i) => i !== 1).map((r) => (r[j] ?? "").length))
+  );
+  return cells.map((r, i) => {
+    const out = r.map((c, j) => {
+      if (i === 1) return right[j] ? "-".repeat(widths[j] - 1) + ":" : "-".repeat(widths[j]);
+      return right[j] ? c.padStart(widths[j]) : c.padEnd(widths[j]);
+    });
+    return `| ${out.join(" | ")} |`;
+  });
+}
+
+/**
+ * Lays generated Markdown out the way `deno fmt` would (prose wrapped at 100 columns, tables
+ * padded), so that the committed page passes `deno fmt --check`. Only handles what
+ * {@link renderReport} emits: one line per paragraph, list item or quote; left or right
+ * aligned tables; fenced code; headings; HTML comments.
+ */
+export function formatMarkdown(md: string, width = 100): string {
+  const src = md.split("\n");
+  const out: string[] = [];
+  let fenced = false;
+  for (let i = 0; i < src.length; i++) {
+    const line = src[i];
+    if (line.startsWith("```")) {
+      fenced = !fenced;
+      out.push(line);
+    } else if (fenced || line === "" || line.startsWith("#") || line.startsWith("<!--")) {
+      out.push(line);
+    } else if (line.startsWith("|")) {
+      const block: string[] = [];
+      while (i < src.length && src[i].startsWith("|")) block.push(src[i++]);
+      i--;
+      out.push(...formatTable(block));
+    } else if (line.startsWith("- ")) {
+      out.push(...wrap(line.slice(2), width, "- ", "  "));
+    } else if (line.startsWith("> ")) {
+      out.push(...wrap(line.slice(2), width, "> ", "> "));
+    } else {
+      out.push(...wrap(line, width, "", ""));
+    }
+  }
+  return out.join("\n");
+}
+
+/** The rendered report: the Markdown page and the SVG files it links to. */
+export interface RenderedReport {
+  /** Contents of docs/performance.md. */
+  readonly markdown: string;
+  /** File name (in docs/img/) to SVG text. */
+  readonly images: Readonly<Record<string, string>>;
+}
+
+/**
+ * Renders a results object into the performance page and its charts, in memory.
+ *
+ * @param r the results of one suite run
+ * @param source the path of the results file, named on the page
+ * @returns the Markdown and the SVG images
+ */
+export function renderReport(r: BenchResults, source: string): RenderedReport {
+  const best = r.best;
+  const configIds = [...r.configs.map((c) => c.id), "dense"];
+  const row = (f: string, layer: string, config: string) =>
+    r.rows.find((x) => x.flavour === f && x.layer === layer && x.config === config);
+  const geo = (f: string, config: string) =>
+    r.geomeans.find((g) => g.flavour === f && g.config === config);
+  const groups = r.layers.map(layerLabel);
+  const peak = r.roofline[best as "relaxed" | "simd"] ??
+    (best === "scalar" ? r.roofline.simd : undefined);
+
+  const images: Record<string, string> = {};
+  images["gflops.svg"] = barChart({
+    title: `Effective GFLOP/s per MobileNet v1 1x1 layer (${best}; median; higher is better)`,
+    yLabel: "effective GFLOP/s (2·nnz·HW / t)",
+    groups,
+    series: configIds.map((id) => ({
+      name: configLabel(r, id),
+      colour: COLOURS[id] ?? "#999",
+      values: r.layers.map((l) => row(best, l.name, id)?.effGflops ?? null),
+    })),
+    lines: peak === undefined ? [] : [{
+      value: peak.peakGflops,
+      label: `peak ${peak.peakGflops.toFixed(1)}`,
+      colour: "#d62728",
+    }],
+  });
+  const sparseIds = r.configs.map((c) => c.id);
+  images["speedup.svg"] = barChart({
+    title: `Sparse over dense GEMM, same layer and flavour (${best}; higher is better)`,
+    yLabel: "speed-up over dense (x)",
+    groups,
+    series: sparseIds.map((id) => ({
+      name: configLabel(r, id),
+      colour: COLOURS[id] ?? "#999",
+      values: r.layers.map((l) => row(best, l.name, id)?.speedupVsDense ?? null),
+    })),
+    lines: [
+      { value: 1, label: "1x (dense)", colour: "#333" },
+      { value: 6.5, label: "target 6.5x (90%)", colour: "#d62728" },
+    ],
+    format: (v) => `${v.toFixed(2)}x`,
+  });
+  images["flavours.svg"] = barChart({
+    title: "Fraction of the flavour's measured peak, geometric mean over the nine layers",
+    yLabel: "% of peak",
+    groups: configIds.map((id) => configLabel(r, id).replace(" unstructured", "\nunstructured")),
+    series: r.flavours.map((f) => ({
+      name: f === "scalar" ? "scalar (of SIMD peak)" : f,
+      colour: COLOURS[f] ?? "#999",
+      values: configIds.map((id) => {
+        const g = geo(f, id)?.fracPeak;
+        return g === null || g === undefined ? null : g * 100;
+      }),
+    })),
+    lines: [
+      { value: 55, label: "55% (90% target)", colour: "#3182bd" },
+      { value: 65, label: "65% (1x4 target)", colour: "#e6550d" },
+      { value: 80, label: "80% (GEMM target)", colour: "#737373" },
+    ],
+    format: (v) => `${v.toFixed(1)}%`,
+  });
+
+  const h = r.host;
+  const md: string[] = [];
+  md.push(
+    "# Performance",
+    "",
+    `<!-- Generated by bench/report.ts from ${source}; edit the generator, not this page. -->`,
+    "",
+    "Sparse 1x1 convolutions (SpMM, CHW layout, bias and ReLU6 fused) on the nine pointwise " +
+      "layers of MobileNet v1 (224x224), against the dense wasm GEMM on the same shapes, " +
+      "measured in one process by `bench/suite.ts`.",
+    "",
+    `- **When / where:** ${r.date}, ${h.cpu} (${h.cores} logical CPUs${
+      h.l2Bytes ? `, L2 ${bytes(h.l2Bytes)} per core` : ""
+    }), ${h.os}/${h.arch}${h.osRelease ? ` ${h.osRelease}` : ""}.`,
+    `- **Runtime:** Deno ${h.deno}, V8 ${h.v8}.`,
+    `- **Timing:** ${r.engine.name}; ${
+      Object.entries(r.engine.options).map(([k, v]) => `${k} ${v}`).join(", ")
+    }; every figure is the median over samples, after a warm-up that lets V8 tier the kernels ` +
+      "up to TurboFan. Operands are resident in wasm memory (no copies inside the timed call).",
+    `- **Best flavour** (the one \`init()\` picks here, and the one the targets are judged on): ` +
+      `**${best}**.`,
+    "",
+    "> These are measurements of one shared virtual machine with few cores, not of the kernels' " +
+      "ceiling: medians move by several per cent between runs, more when the host is busy, and " +
+      "the peak and bandwidth are measured by the same kind of loop from WebAssembly, not taken " +
+      "from a data sheet.",
+  );
+  if (r.quick) {
+    md.push(
+      "",
+      "> **This was a `--quick` smoke run** (few samples); do not quote its figures.",
+    );
+  }
+  for (const n of r.notes) md.push("", `> ${n}`);
+
+  md.push(
+    "",
+    "## Targets",
+    "",
+    "The project's targets, each a geometric mean over the nine layers on the best flavour: " +
+      "sparse 90% unstructured at ≥ 55% of peak; 90% with 1x4 blocks at ≥ 65% of peak; dense " +
+      "GEMM at ≥ 80% of peak; sparse 90% at ≥ 6.5x the best dense GEMM.",
+    "",
+    "| target | threshold | this run | met? | measured on |",
+    "|---|---:|---:|---|---|",
+  );
+  for (const t of r.targets) {
+    const show = t.unit === "fraction" ? pct : times;
+    md.push(
+      `| ${t.text} | ${show(t.threshold)} | ${show(t.value)} | ${
+        t.met === null ? "not measured" : t.met ? "**yes**" : "no"
+      } | ${t.note} |`,
+    );
+  }
+
+  md.push(
+    "",
+    "## Roofline of this host",
+    "",
+    "Measured with `as/build/probe.<flavour>.wasm` (`bench/roofline.ts`): thirteen independent " +
+      "f32x4 multiply-add chains (relaxed: `f32x4.relaxed_madd`; simd: `f32x4.mul` + " +
+      "`f32x4.add`, the instructions the kernels use), and a four-accumulator streaming sum.",
+    "",
+    "| flavour | peak GFLOP/s (median) | best sample | DRAM read GB/s | L2 read GB/s |",
+    "|---|---:|---:|---:|---:|",
+  );
+  for (const f of ["relaxed", "simd"] as const) {
+    const p = r.roofline[f];
+    if (p === undefined) continue;
+    md.push(
+      `| ${f} | ${gf(p.peakGflops)} | ${gf(p.bestPeakGflops)} | ${gf(p.dram.gbs)} (${
+        bytes(p.dram.bytes)
+      }) | ${gf(p.l2.gbs)} (${bytes(p.l2.bytes)}) |`,
+    );
+  }
+  if (r.flavours.includes("scalar")) {
+    md.push(
+      "",
+      "The scalar flavour has no probe of its own; its fraction of peak is taken of the SIMD " +
+        "peak (so a perfect scalar kernel would reach about 25%).",
+    );
+  }
+
+  md.push(
+    "",
+    "## Charts",
+    "",
+    `![Effective GFLOP/s per layer and configuration, ${best}, with the measured peak](img/gflops.svg)`,
+    "",
+    `![Speed-up of each sparse configuration over the dense GEMM, ${best}](img/speedup.svg)`,
+    "",
+    "![Fraction of peak by flavour, geometric means](img/flavours.svg)",
+    "",
+    "## Geometric means over the nine layers",
+    "",
+    "| flavour | configuration | effective GFLOP/s | dense-equivalent GFLOP/s | % of peak | vs dense (same flavour) | vs best dense |",
+    "|---|---|---:|---:|---:|---:|---:|",
+  );
+  for (const f of r.flavours) {
+    for (const id of configIds) {
+      const g = geo(f, id);
+      if (g === undefined) continue;
+      md.push(
+        `| ${f} | ${configLabel(r, id)} | ${gf(g.effGflops)} | ${gf(g.denseEqGflops)} | ${
+          pct(g.fracPeak)
+        } | ${id === "dense" ? "1x" : times(g.speedupVsDense)} | ${times(g.speedupVsBestDense)} |`,
+      );
+    }
+  }
+
+  md.push("", "## Per layer");
+  for (const f of r.flavours) {
+    md.push(
+      "",
+      `### ${f}`,
+      "",
+      "| layer (Cin→Cout, H×W) | configuration | block | nnz | median time | ±% | effective GFLOP/s | dense-equivalent GFLOP/s | % of peak | vs dense |",
+      "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+    );
+    for (const l of r.layers) {
+      for (const id of configIds) {
+        const x = row(f, l.name, id);
+        if (x === undefined) continue;
+        md.push(
+          `| ${l.cin}→${l.cout}, ${l.side}×${l.side} | ${configLabel(r, id)} | ${
+            x.blockSize || "–"
+          } | ${x.nnz} | ${ms(x.seconds)} | ${x.rme.toFixed(1)} | ${gf(x.effGflops)} | ${
+            gf(x.denseEqGflops)
+          } | ${pct(x.fracPeak)} | ${id === "dense" ? "1x" : times(x.speedupVsDense)} |`,
+        );
+      }
+    }
+  }
+
+  md.push(
+    "",
+    "## How the figures are defined",
+    "",
+    "- **effective GFLOP/s** = 2 · nnz · H·W / t: the useful work, counting only real nonzero " +
+      "weights (not the zeros that pad 1x4 blocks, nor bias and clamp).",
+    "- **dense-equivalent GFLOP/s** = 2 · Cout · Cin · H·W / t: what a dense kernel would have " +
+      "to reach to be as fast.",
+    "- **% of peak** = effective GFLOP/s over the peak multiply-add throughput measured by the " +
+      "probe of the same flavour in the same run.",
+    "- **vs dense** = median time of the dense wasm GEMM (bias and ReLU6 fused, same flavour, " +
+      "same shape, same run) over the sparse median time; **vs best dense** uses the fastest " +
+      "dense GEMM of any flavour measured in the run.",
+    "- **Weights** are uniform in [-1, 1) from a seeded generator; unstructured configurations " +
+      'are pruned by magnitude over the whole matrix and packed with `blockSize: "auto"` (the ' +
+      "block column shows what it chose); the 1x4 configuration is `pruneBlocks(w, 0.9, " +
+      "{ block: 4 })` packed with `blockSize: 4`. Activations are uniform in [0, 1).",
+    "- **±%** is benchmark.js's relative margin of error of the mean (95% confidence from the " +
+      "spread of the samples): a noise indicator, not a bound on systematic error.",
+    "",
+    "## Reproduce",
+    "",
+    "```sh",
+    `${r.command}`,
+    "```",
+    "",
+    "Other entry points:",
+    "",
+    "```sh",
+    "deno task bench                      # full suite: bench/results/<date>-<host>.json, latest.json, this page",
+    "deno task bench --quick              # smoke run: fewer samples, results to *.tmp.json, page not written",
+    "deno task bench --flavour simd       # only some flavours (comma-separated)",
+    "deno task demo                       # the layer sweep on the best flavour, as a table",
+    "deno bench --allow-read bench/spmm_bench.ts                                # deno bench",
+    "deno run --allow-read bench/roofline.ts                                    # the roofline alone",
+    "deno run --allow-read --allow-write bench/report.ts bench/results/latest.json  # re-render",
+    "```",
+    "",
+    `Source data: \`${source}\`.`,
+    "",
+  );
+  return { markdown: formatMarkdown(md.join("\n")), images };
+}
+
+/**
+ * Writes the performance page and its charts.
+ *
+ * @param r the results of one suite run
+ * @param source the path of the results file, named on the page
+ * @param docsDir the docs folder (default `docs/` of this repository)
+ * @returns the paths written
+ */
+export async function writeReport(
+  r: BenchResults,
+  source: string,
+  docsDir: URL = new URL("../docs/", import.meta.url),
+): Promise<string[]> {
+  const { markdown, images } = renderReport(r, source);
+  const img = new URL("img/", docsDir);
+  await Deno.mkdir(img, { recursive: true });
+  const written: string[] = [];
+  for (const [name, svg] of Object.entries(images)) {
+    const u = new URL(name, img);
+    await Deno.writeTextFile(u, svg);
+    written.push(u.pathname);
+  }
+  const page = new URL("performance.md", docsDir);
+  await Deno.writeTextFile(page, markdown);
+  written.push(page.pathname);
+  return written;
+}
+
+if (import.meta.main) {
+  const path = Deno.args[0] ?? "bench/results/latest.json";
+  const results = JSON.parse(await Deno.readTextFile(path)) as BenchResults;
+  for (const p of await writeReport(results, path)) console.log(`wrote ${p}`);
+}

@@ -1,0 +1,222 @@
+// Kernel-level tests of the wasm `gemm` export in every built flavour, without the host
+// library: random shapes (every small size and edge, and a few large enough for k blocking,
+// column blocking and the transposed orientation) against an f64-accumulating reference, with
+// sentinels around C and after the scratch area and a check that A, B and bias are unchanged.
+// Run `deno task build` first.
+import fc from "fast-check";
+import assert from "node:assert/strict";
+
+const FLAVOURS = ["relaxed", "simd", "scalar"] as const;
+
+interface GemmExports {
+  memory: WebAssembly.Memory;
+  heapBase(): number;
+  gemm(
+    m: number,
+    k: number,
+    n: number,
+    a: number,
+    b: number,
+    bias: number,
+    c: number,
+    minv: number,
+    maxv: number,
+    scratch: number,
+  ): void;
+  gemmScratchBytes(m: number, k: number, n: number): number;
+  _initialize?: () => void;
+}
+
+async function load(flavour: string): Promise<GemmExports> {
+  const bytes = await Deno.readFile(new URL(`../as/build/sparsekit.${flavour}.wasm`, import.meta.url));
+  const { instance } = await WebAssembly.instantiate(bytes, {});
+  const ex = instance.exports as unknown as GemmExports;
+  ex._initialize?.();
+  return ex;
+}
+
+/** Small deterministic PRNG (mulberry32) so big arrays need not come from fast-check. */
+function rng(seed: number): () => number {
+  let s = seed >>> 0;
+  return () => {
+    s = (s + 0x6d2b79f5) >>> 0;
+    let t = s;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+interface Case {
+  m: number;
+  k: number;
+  n: number;
+  seed: number;
+  withBias: boolean;
+  clamp: [number, number];
+  /** Offset of C from a 16-byte boundary, in floats (0..3), to exercise unaligned rows. */
+  cShift: number;
+}
+
+const GUARD = 64; // floats of sentinel before and after C, and after the scratch area
+const SENTINEL = 0x7fa5a5a5; // a NaN pattern no kernel result can equal bit for bit
+
+/** Runs one case on one module; throws on any mismatch. */
+function check(ex: GemmExports, { m, k, n, seed, withBias, clamp, cShift }: Case): void {
+  const rand = rng(seed);
+  const a = Float32Array.from({ length: m * k }, () => rand() * 2 - 1);
+  const b = Float32Array.from({ length: k * n }, () => rand() * 2 - 1);
+  const bias = withBias ? Float32Array.from({ length: m }, () => rand() * 4 - 2) : null;
+  // The kernel takes f32 bounds.
+  const [minv, maxv] = clamp.map(Math.fround);
+
+  // Layout above the heap base: A | B | bias | guard C guard | scratch guard, 16-byte aligned.
+  const align = (x: number) => (x + 15) & ~15;
+  let at = align(ex.heapBase());
+  const pa = at;
+  at = align(at + 4 * m * k);
+  const pb = at;
+  at = align(at + 4 * k * n);
+  const pbias = at;
+  at = align(at + 4 * m);
+  const cLo = at;
+  const pc = cLo + 4 * (GUARD + cShift);
+  const cHi = pc + 4 * m * n;
+  at = align(cHi + 4 * GUARD);
+  const scratchBytes = ex.gemmScratchBytes(m, k, n);
+  const ps = at;
+  const sHi = align(ps + scratchBytes);
+  const end = sHi + 4 * GUARD;
+  const have = ex.memory.buffer.byteLength;
+  if (end > have) ex.memory.grow(Math.ceil((end - have) / 65536));
+
+  const f32 = new Float32Array(ex.memory.buffer);
+  const u32 = new Uint32Array(ex.memory.buffer);
+  f32.set(a, pa / 4);
+  f32.set(b, pb / 4);
+  if (bias) f32.set(bias, pbias / 4);
+  u32.fill(SENTINEL, cLo / 4, (cHi >> 2) + GUARD);
+  u32.fill(SENTINEL, sHi / 4, sHi / 4 + GUARD);
+  // Scratch starts as garbage: the kernel must not rely on it.
+  u32.fill(0x7fc00001, ps / 4, sHi / 4);
+
+  ex.gemm(m, k, n, pa, pb, bias ? pbias : 0, pc, minv, maxv, ps);
+
+  const out = new Float32Array(ex.memory.buffer);
+  const outU = new Uint32Array(ex.memory.buffer);
+  const where = `m=${m} k=${k} n=${n} bias=${withBias} clamp=[${minv}, ${maxv}] seed=${seed}`;
+  for (let i = cLo / 4; i < pc / 4; i++) {
+    if (outU[i] !== SENTINEL) assert.fail(`${where}: wrote ${pc / 4 - i} floats before C`);
+  }
+  for (let i = cHi / 4; i < cHi / 4 + GUARD; i++) {
+    if (outU[i] !== SENTINEL) assert.fail(`${where}: wrote float ${i - cHi / 4} after C`);
+  }
+  for (let i = sHi / 4; i < sHi / 4 + GUARD; i++) {
+    if (outU[i] !== SENTINEL) assert.fail(`${where}: wrote past the scratch area`);
+  }
+  assert.deepEqual(out.subarray(pa / 4, pa / 4 + m * k), a, `${where}: A changed`);
+  assert.deepEqual(out.subarray(pb / 4, pb / 4 + k * n), b, `${where}: B changed`);
+  if (bias) assert.deepEqual(out.subarray(pbias / 4, pbias / 4 + m), bias, `${where}: bias changed`);
+
+  const eps = 2 ** -23;
+  const sum = new Float64Array(n);
+  const mag = new Float64Array(n);
+  for (let i = 0; i < m; i++) {
+    const b0 = bias ? bias[i] : 0;
+    sum.fill(b0);
+    mag.fill(Math.abs(b0));
+    for (let p = 0; p < k; p++) {
+      const x = a[i * k + p];
+      const row = p * n;
+      for (let j = 0; j < n; j++) {
+        const t = x * b[row + j];
+        sum[j] += t;
+        mag[j] += Math.abs(t);
+      }
+    }
+    for (let j = 0; j < n; j++) {
+      const want = Math.min(Math.max(sum[j], minv), maxv);
+      const got = out[pc / 4 + i * n + j];
+      const tol = (k + 2) * eps * mag[j] + 1e-30;
+      if (!(Math.abs(got - want) <= tol)) {
+        assert.fail(`${where}: C[${i}][${j}] = ${got}, want ${want} (tolerance ${tol})`);
+      }
+    }
+  }
+}
+
+const SMALL = [0, 1, 2, 3, 4, 5, 7, 8, 9, 12, 15, 16, 17, 31, 33];
+const sizeArb = fc.oneof(
+  { weight: 3, arbitrary: fc.constantFrom(...SMALL) },
+  { weight: 1, arbitrary: fc.integer({ min: 0, max: 70 }) },
+);
+const clampArb = fc.oneof(
+  fc.constantFrom<[number, number]>(
+    [-Infinity, Infinity],
+    [0, Infinity],
+    [0, 6],
+    [-1, 1],
+    [-Infinity, 0.5],
+  ),
+  fc.tuple(fc.float({ min: -3, max: 3, noNaN: true }), fc.float({ min: 0, max: 3, noNaN: true }))
+    .map(([lo, w]): [number, number] => [lo, lo + w]),
+);
+const caseArb: fc.Arbitrary<Case> = fc.record({
+  m: sizeArb,
+  k: sizeArb,
+  n: sizeArb,
+  seed: fc.integer({ min: 0, max: 2 ** 31 - 1 }),
+  withBias: fc.boolean(),
+  clamp: clampArb,
+  cShift: fc.integer({ min: 0, max: 3 }),
+});
+
+// Large enough for k blocking (k > 256), column blocking (> 512 columns), both orientations
+// and every kind of tail.
+const BIG: [number, number, number][] = [
+  [64, 32, 300],
+  [9, 600, 70],
+  [70, 300, 49],
+  [1030, 9, 7],
+  [13, 5, 1100],
+  [100, 513, 196],
+  [6, 257, 1031],
+  [128, 64, 196],
+];
+
+for (const flavour of FLAVOURS) {
+  const ex = await load(flavour);
+
+  Deno.test(`gemm kernel (${flavour}): random shapes match the f64 reference`, () => {
+    fc.assert(fc.property(caseArb, (c) => check(ex, c)), { numRuns: 400 });
+  });
+
+  Deno.test(`gemm kernel (${flavour}): large shapes, tails and both orientations`, () => {
+    BIG.forEach(([m, k, n], i) => {
+      check(ex, { m, k, n, seed: 17 + i, withBias: i % 2 === 0, clamp: [-1, 6], cShift: i % 4 });
+      check(ex, {
+        m,
+        k,
+        n,
+        seed: 99 + i,
+        withBias: i % 2 === 1,
+        clamp: [-Infinity, Infinity],
+        cShift: 0,
+      });
+    });
+  });
+
+  Deno.test(`gemm kernel (${flavour}): k = 0 gives the clamped bias`, () => {
+    for (const [m, n] of [[1, 1], [3, 5], [9, 17]]) {
+      check(ex, { m, k: 0, n, seed: 5, withBias: true, clamp: [-0.5, 0.75], cShift: 1 });
+      check(ex, { m, k: 0, n, seed: 6, withBias: false, clamp: [0.25, 1], cShift: 2 });
+    }
+  });
+
+  Deno.test(`gemm kernel (${flavour}): scratch size`, () => {
+    assert.equal(ex.gemmScratchBytes(0, 5, 5), 0);
+    assert.equal(ex.gemmScratchBytes(5, 0, 5), 0);
+    if (flavour === "scalar") assert.equal(ex.gemmScratchBytes(64, 64, 64), 0);
+    else assert.ok(ex.gemmScratchBytes(64, 64, 64) > 0);
+  });
+}
