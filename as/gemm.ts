@@ -338,9 +338,17 @@ function gemmSimd(
         } else {
           packANormal(apan, a + ((<usize>ir * k + pc) << 2), <usize>k << 2, kc, mr);
         }
-        // Full tiles of this row panel in one call, then the partial ones.
-        const full = mr == MR ? nc / NR : 0;
-        if (full > 0) {
+        // Full tiles of this row panel in one call, then the partial ones. A single-row panel
+        // has its own kernel, which does not spend the time of four rows on one.
+        let full = mr == MR || mr == 1 ? nc / NR : 0;
+        if (full > 0 && mr == 1) {
+          let mode = INIT_LOAD;
+          if (first && bias == 0) mode = INIT_ZERO;
+          else if (first) mode = trans ? INIT_COL : INIT_ROW;
+          const cp = c + ((trans ? <usize>jc * n + ir : <usize>ir * n + jc) << 2);
+          const ip = bias + ((trans ? <usize>jc : <usize>ir) << 2);
+          row1(trans, kc, apan, bblk, full, cp, ldc, mode, ip, cl);
+        } else if (full > 0) {
           if (trans) {
             // C'(ir + r, j + q) = C[j + q][ir + r]
             const cp = c + ((<usize>jc * n + ir) << 2);
@@ -383,6 +391,99 @@ function rowN(
     kernelN(kc, ap, bp, cp, ldc, mode, mode == INIT_LOAD ? cp : ip, ldc, cl);
     bp += bstep;
     cp += NR << 2;
+  }
+}
+
+// One-row panels, in either orientation: tile t is C'(ir, j0 + 8t .. j0 + 8t + 7), which is
+// C[ir][...] (contiguous, at cp + 32 t) or C[j0 + 8t + q][ir] (at cp + (8t + q) ldc) when
+// transposed. The k loop is split into even and odd steps, so four accumulators hide the
+// multiply-add latency that two would expose.
+function row1(
+  trans: bool,
+  kc: u32,
+  ap: usize,
+  bp: usize,
+  tiles: u32,
+  cp: usize,
+  ldc: usize,
+  mode: u32,
+  ip: usize,
+  cl: usize,
+): void {
+  const bstep = panelBytes(kc);
+  const aend = ap + <usize>kc * (MR * ASZ);
+  const cstep = trans ? ldc * NR : <usize>(NR << 2);
+  for (let t: u32 = 0; t < tiles; t++) {
+    let c0 = f32x4.splat(0);
+    let c1 = c0;
+    if (mode == INIT_LOAD) {
+      if (trans) {
+        c0 = f32x4.replace_lane(c0, 0, load<f32>(cp));
+        c0 = f32x4.replace_lane(c0, 1, load<f32>(cp + ldc));
+        c0 = f32x4.replace_lane(c0, 2, load<f32>(cp + ldc * 2));
+        c0 = f32x4.replace_lane(c0, 3, load<f32>(cp + ldc * 3));
+        const cq = cp + ldc * 4;
+        c1 = f32x4.replace_lane(c1, 0, load<f32>(cq));
+        c1 = f32x4.replace_lane(c1, 1, load<f32>(cq + ldc));
+        c1 = f32x4.replace_lane(c1, 2, load<f32>(cq + ldc * 2));
+        c1 = f32x4.replace_lane(c1, 3, load<f32>(cq + ldc * 3));
+      } else {
+        c0 = v128.load(cp);
+        c1 = v128.load(cp, 16);
+      }
+    } else if (mode == INIT_ROW) {
+      c0 = v128.load32_splat(ip);
+      c1 = c0;
+    } else if (mode == INIT_COL) {
+      c0 = v128.load(ip);
+      c1 = v128.load(ip, 16);
+    }
+    let d0 = f32x4.splat(0);
+    let d1 = d0;
+    let a = ap;
+    let b = bp;
+    while (a + 2 * MR * ASZ <= aend) {
+      const x = v128.load(a);
+      c0 = madd(x, v128.load(b), c0);
+      c1 = madd(x, v128.load(b, 16), c1);
+      const y = v128.load(a, MR * ASZ);
+      d0 = madd(y, v128.load(b, 32), d0);
+      d1 = madd(y, v128.load(b, 48), d1);
+      a += 2 * MR * ASZ;
+      b += NR << 3;
+    }
+    if (a < aend) {
+      const x = v128.load(a);
+      c0 = madd(x, v128.load(b), c0);
+      c1 = madd(x, v128.load(b, 16), c1);
+    }
+    c0 = f32x4.add(c0, d0);
+    c1 = f32x4.add(c1, d1);
+    if (cl != 0) {
+      const lo = v128.load(cl);
+      const hi = v128.load(cl, 16);
+      const loMask = v128.load(cl, 32);
+      const hiMask = v128.load(cl, 48);
+      c0 = clampv(c0, lo, hi, loMask, hiMask);
+      c1 = clampv(c1, lo, hi, loMask, hiMask);
+    }
+    if (trans) {
+      store<f32>(cp, f32x4.extract_lane(c0, 0));
+      store<f32>(cp + ldc, f32x4.extract_lane(c0, 1));
+      store<f32>(cp + ldc * 2, f32x4.extract_lane(c0, 2));
+      store<f32>(cp + ldc * 3, f32x4.extract_lane(c0, 3));
+      const cq = cp + ldc * 4;
+      store<f32>(cq, f32x4.extract_lane(c1, 0));
+      store<f32>(cq + ldc, f32x4.extract_lane(c1, 1));
+      store<f32>(cq + ldc * 2, f32x4.extract_lane(c1, 2));
+      store<f32>(cq + ldc * 3, f32x4.extract_lane(c1, 3));
+    } else {
+      v128.store(cp, c0);
+      v128.store(cp, c1, 16);
+    }
+    bp += bstep;
+    cp += cstep;
+    if (mode == INIT_COL) ip += NR << 2;
   }
 }
 

@@ -70,14 +70,18 @@ const [clampLo, clampHi] = arg("--clamp", "0,6").split(",").map(Number);
 const flavours = which === "all" ? ["relaxed", "simd"] : [which];
 const shapes: [number, number, number][] = [];
 Deno.args.forEach((a, i) => {
-  if (a === "--shape") shapes.push(Deno.args[i + 1].split(",").map(Number) as [number, number, number]);
+  if (a === "--shape") {
+    shapes.push(Deno.args[i + 1].split(",").map(Number) as [number, number, number]);
+  }
 });
 if (shapes.length === 0) shapes.push(...MOBILENET_SHAPES);
 
 for (const flavour of flavours) {
   const ex = await instantiate<Kernel>(`${dir}/sparsekit.${flavour}.wasm`);
   // The scalar flavour has no probe of its own: compare it with the SIMD peak.
-  const probe = await instantiate<Probe>(`${dir}/probe.${flavour === "scalar" ? "simd" : flavour}.wasm`);
+  const probe = await instantiate<Probe>(
+    `${dir}/probe.${flavour === "scalar" ? "simd" : flavour}.wasm`,
+  );
   const probeIters = 1_000_000;
   const probeFlop = probeIters * probe.fmaPerIter() * 8;
   for (let i = 0; i < 30; i++) probe.fmaPeak(probeIters); // tier up
@@ -122,9 +126,15 @@ for (const flavour of flavours) {
     fractions.push(g / p);
     console.log(
       `${flavour}: (${m},${k},${n})`.padEnd(30) +
-        `${g.toFixed(1).padStart(7)} ${p.toFixed(1).padStart(7)}  ${(100 * g / p).toFixed(1).padStart(6)}%`,
+        `${g.toFixed(1).padStart(7)} ${p.toFixed(1).padStart(7)}  ${
+          (100 * g / p).toFixed(1).padStart(6)
+        }%`,
     );
   }
   const mean = fractions.reduce((x, y) => x + y, 0) / fractions.length;
-  console.log(`${flavour}: mean fraction of peak ${(100 * mean).toFixed(1)}%, min ${(100 * Math.min(...fractions)).toFixed(1)}%`);
+  console.log(
+    `${flavour}: mean fraction of peak ${(100 * mean).toFixed(1)}%, min ${
+      (100 * Math.min(...fractions)).toFixed(1)
+    }%`,
+  );
 }

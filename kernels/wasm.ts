@@ -103,7 +103,17 @@ export function layoutStream(s: PlanSection, chunk: number): Uint32Array {
 export function wasmBackend(instance: WebAssembly.Instance): Backend {
   const ex = instance.exports as unknown as Exports;
   for (
-    const name of ["memory", "heapBase", "flavour", "spmm1", "spmm2", "spmm4", "spmmChunk", "gemm", "gemmScratchBytes"]
+    const name of [
+      "memory",
+      "heapBase",
+      "flavour",
+      "spmm1",
+      "spmm2",
+      "spmm4",
+      "spmmChunk",
+      "gemm",
+      "gemmScratchBytes",
+    ]
   ) {
     if (!(name in ex)) {
       throw new BackendError(

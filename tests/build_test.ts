@@ -30,7 +30,9 @@ Deno.test("the committed .wasm files are byte-identical to a fresh build", async
 
 Deno.test("the kernel modules import nothing from the host", async () => {
   for (const flavour of ["relaxed", "simd", "scalar"]) {
-    const bytes = await Deno.readFile(new URL(`../as/build/sparsekit.${flavour}.wasm`, import.meta.url));
+    const bytes = await Deno.readFile(
+      new URL(`../as/build/sparsekit.${flavour}.wasm`, import.meta.url),
+    );
     const module = new WebAssembly.Module(bytes);
     assert.deepEqual(WebAssembly.Module.imports(module), [], flavour);
     assert.ok(WebAssembly.Module.exports(module).some((e) => e.name === "memory"));

@@ -28,7 +28,9 @@ interface GemmExports {
 }
 
 async function load(flavour: string): Promise<GemmExports> {
-  const bytes = await Deno.readFile(new URL(`../as/build/sparsekit.${flavour}.wasm`, import.meta.url));
+  const bytes = await Deno.readFile(
+    new URL(`../as/build/sparsekit.${flavour}.wasm`, import.meta.url),
+  );
   const { instance } = await WebAssembly.instantiate(bytes, {});
   const ex = instance.exports as unknown as GemmExports;
   ex._initialize?.();
@@ -116,7 +118,9 @@ function check(ex: GemmExports, { m, k, n, seed, withBias, clamp, cShift }: Case
   }
   assert.deepEqual(out.subarray(pa / 4, pa / 4 + m * k), a, `${where}: A changed`);
   assert.deepEqual(out.subarray(pb / 4, pb / 4 + k * n), b, `${where}: B changed`);
-  if (bias) assert.deepEqual(out.subarray(pbias / 4, pbias / 4 + m), bias, `${where}: bias changed`);
+  if (bias) {
+    assert.deepEqual(out.subarray(pbias / 4, pbias / 4 + m), bias, `${where}: bias changed`);
+  }
 
   const eps = 2 ** -23;
   const sum = new Float64Array(n);

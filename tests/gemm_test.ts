@@ -12,9 +12,12 @@ const caseArb = fc.tuple(sizeArb(40), sizeArb(70), sizeArb(70)).chain(([m, k, n]
   fc.record({
     a: denseArb({ rows: m, cols: k }),
     b: denseArb({ rows: k, cols: n }),
-    bias: fc.option(fc.array(fc.float({ min: -3, max: 3, noNaN: true }), { minLength: m, maxLength: m }), {
-      nil: undefined,
-    }),
+    bias: fc.option(
+      fc.array(fc.float({ min: -3, max: 3, noNaN: true }), { minLength: m, maxLength: m }),
+      {
+        nil: undefined,
+      },
+    ),
     clamp: fc.constantFrom([-Infinity, Infinity], [0, Infinity], [0, 6], [-1, 1]),
   })
 );

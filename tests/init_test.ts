@@ -111,7 +111,9 @@ Deno.test("importing the package over HTTP (as from JSR) loads the kernels from 
     if (path.includes("..")) return new Response("no", { status: 400 });
     try {
       const body = await Deno.readFile(new URL(`.${path}`, root));
-      return new Response(body, { headers: { "content-type": types[path.split(".").pop()!] ?? "text/plain" } });
+      return new Response(body, {
+        headers: { "content-type": types[path.split(".").pop()!] ?? "text/plain" },
+      });
     } catch {
       return new Response("not found", { status: 404 });
     }
@@ -126,7 +128,14 @@ Deno.test("importing the package over HTTP (as from JSR) loads the kernels from 
   const denoDir = await Deno.makeTempDir();
   try {
     const child = new Deno.Command(Deno.execPath(), {
-      args: ["run", "--no-lock", "--no-config", `--allow-import=127.0.0.1:${server.addr.port}`, `--allow-net=127.0.0.1`, "-"],
+      args: [
+        "run",
+        "--no-lock",
+        "--no-config",
+        `--allow-import=127.0.0.1:${server.addr.port}`,
+        `--allow-net=127.0.0.1`,
+        "-",
+      ],
       env: { DENO_DIR: denoDir, NO_COLOR: "1" },
       stdin: "piped",
       stdout: "piped",

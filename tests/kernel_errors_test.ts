@@ -3,8 +3,8 @@
 import assert from "node:assert/strict";
 import {
   BackendError,
-  type Conv1x1Plan,
   conv1x1,
+  type Conv1x1Plan,
   csr,
   dense,
   gemm,
@@ -22,7 +22,8 @@ const w = dense(4, 3, [1, 0, 2, 0, 3, 0, 4, 0, 5, 0, 6, 0]);
 const x = dense(3, 5, Array.from({ length: 15 }, (_, i) => i));
 
 function is<T>(type: new (...a: never[]) => T, argument: string) {
-  return (e: unknown) => e instanceof type && (e as unknown as { argument: string }).argument === argument;
+  return (e: unknown) =>
+    e instanceof type && (e as unknown as { argument: string }).argument === argument;
 }
 
 for (const backend of backends) {
@@ -31,10 +32,19 @@ for (const backend of backends) {
     const a = csr(2, 3, [0, 1, 2], [0, 2], [1, 1]);
     assert.throws(() => spmm(a, dense(2, 2), { backend }), is(ShapeError, "b.rows"));
     assert.throws(() => spmm(a, dense(3, 2), { backend, out: dense(2, 3) }), is(ShapeError, "out"));
-    assert.throws(() => conv1x1(packConv1x1(w), dense(4, 5), { backend }), is(ShapeError, "x.rows"));
+    assert.throws(
+      () => conv1x1(packConv1x1(w), dense(4, 5), { backend }),
+      is(ShapeError, "x.rows"),
+    );
     assert.throws(() => gemm(dense(2, 3), dense(2, 3), { backend }), is(ShapeError, "b.rows"));
-    assert.throws(() => gemm(dense(2, 3), dense(3, 1), { backend, bias: [1] }), is(ShapeError, "options.bias"));
-    assert.throws(() => gemm(dense(2, 3), dense(3, 1), { backend, min: 2, max: 1 }), is(ValueError, "options.min"));
+    assert.throws(
+      () => gemm(dense(2, 3), dense(3, 1), { backend, bias: [1] }),
+      is(ShapeError, "options.bias"),
+    );
+    assert.throws(
+      () => gemm(dense(2, 3), dense(3, 1), { backend, min: 2, max: 1 }),
+      is(ValueError, "options.min"),
+    );
     // deno-lint-ignore no-explicit-any
     const fake = { rows: 3, cols: 5, data: new Float32Array(14) } as any;
     assert.throws(() => conv1x1(packConv1x1(w), fake, { backend }), is(ShapeError, "x.data"));
@@ -48,7 +58,8 @@ for (const backend of backends) {
     const forged: Conv1x1Plan = { ...plan, sections: [{ ...s, dmap }] };
     assert.throws(
       () => conv1x1(forged, x, { backend }),
-      (e) => e instanceof SparseFormatError && e.argument === "plan.sections[0].dmap" && e.index === 1,
+      (e) =>
+        e instanceof SparseFormatError && e.argument === "plan.sections[0].dmap" && e.index === 1,
     );
     const short: Conv1x1Plan = { ...plan, sections: [{ ...s, weights: s.weights.slice(1) }] };
     assert.throws(() => conv1x1(short, x, { backend }), is(ShapeError, "plan.sections[0].weights"));
@@ -90,7 +101,12 @@ for (const backend of backends) {
 
   Deno.test(`${f}: empty shapes give empty results`, () => {
     assert.equal(spmm(csr(0, 3, [0], [], []), dense(3, 7), { backend }).data.length, 0);
-    assert.deepEqual([...spmm(csr(2, 0, [0, 0, 0], [], []), dense(0, 2), { backend }).data], [0, 0, 0, 0]);
+    assert.deepEqual([...spmm(csr(2, 0, [0, 0, 0], [], []), dense(0, 2), { backend }).data], [
+      0,
+      0,
+      0,
+      0,
+    ]);
     assert.equal(conv1x1(packConv1x1(w), dense(3, 0), { backend }).data.length, 0);
     assert.deepEqual([...gemm(dense(1, 0), dense(0, 2), { backend, bias: [3] }).data], [3, 3]);
   });
@@ -98,7 +114,10 @@ for (const backend of backends) {
 
 Deno.test("bad pack options are typed errors", () => {
   assert.throws(() => packConv1x1(w, { bias: [1, 2] }), is(ShapeError, "options.bias"));
-  assert.throws(() => packConv1x1(w, { bias: [1, 2, NaN, 4] }), (e) => e instanceof ValueError && e.index === 2);
+  assert.throws(
+    () => packConv1x1(w, { bias: [1, 2, NaN, 4] }),
+    (e) => e instanceof ValueError && e.index === 2,
+  );
   assert.throws(() => packConv1x1(w, { min: 1, max: 0 }), is(ValueError, "options.min"));
   assert.throws(() => packConv1x1(w, { min: NaN }), is(ValueError, "options.min"));
   // deno-lint-ignore no-explicit-any
@@ -116,7 +135,10 @@ Deno.test("the allocator reuses, merges and refuses past the memory's maximum", 
   assert.equal(arena.alloc(64).ptr, a.ptr); // first fit reuses the hole
   const big = arena.alloc(3 * 65536); // grows memory
   assert.ok(memory.buffer.byteLength >= big.ptr + big.bytes);
-  assert.throws(() => arena.alloc(65536), (e) => e instanceof BackendError && /out of WebAssembly memory/.test(e.message));
+  assert.throws(
+    () => arena.alloc(65536),
+    (e) => e instanceof BackendError && /out of WebAssembly memory/.test(e.message),
+  );
   arena.free(big);
   arena.free(b);
   // Everything above the reused 64-byte block merged back into the top.
