@@ -121,7 +121,7 @@ export function sparseArb(options: SparseArbOptions = {}): Arb<Dense> {
   const density = fc.oneof(fc.constantFrom(0, 1), fc.double({ min: 0, max: 1, noNaN: true }));
   const emptyRows = fc.constantFrom(0, 0, 0.3);
   return fc.tuple(rows, cols, density, emptyRows, fc.integer()).map(([r, c, d, e, seed]) => {
-    const rand = mulberry32(seed);
+    const rand = seededRandom(seed);
     const data = new Float32Array(r * c);
     for (let i = 0; i < r; i++) {
       if (rand() < e) continue;
@@ -157,7 +157,7 @@ export function denseArb(options: SparseArbOptions = {}): Arb<Dense> {
     ? fc.constant(options.cols)
     : sizeArb(options.maxCols ?? 40);
   return fc.tuple(rows, cols, fc.integer()).map(([r, c, seed]) => {
-    const rand = mulberry32(seed);
+    const rand = seededRandom(seed);
     const data = new Float32Array(r * c);
     for (let i = 0; i < data.length; i++) data[i] = Math.fround(rand() * 4 - 2);
     return dense(r, c, data);
@@ -293,8 +293,23 @@ export function assertWithinBound(got: Dense, want: Dense, bound: Dense, terms: 
   }
 }
 
-/** A small seeded generator, so one fast-check seed reproduces a whole matrix. */
-function mulberry32(seed: number): () => number {
+/**
+ * A small seeded generator of uniform numbers in `[0, 1)` (mulberry32): one seed reproduces a
+ * whole matrix, so large test and benchmark data need not come from fast-check.
+ *
+ * @param seed any integer
+ * @returns a function giving the next number of the sequence
+ *
+ * @example
+ * ```ts
+ * import { seededRandom } from "@sparsekit/core/testing";
+ * import assert from "node:assert/strict";
+ *
+ * const a = seededRandom(7), b = seededRandom(7);
+ * assert.equal(a(), b());
+ * ```
+ */
+export function seededRandom(seed: number): () => number {
   let s = seed >>> 0;
   return () => {
     s = (s + 0x6d2b79f5) >>> 0;

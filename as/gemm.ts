@@ -340,7 +340,7 @@ function gemmSimd(
         }
         // Full tiles of this row panel in one call, then the partial ones. A single-row panel
         // has its own kernel, which does not spend the time of four rows on one.
-        let full = mr == MR || mr == 1 ? nc / NR : 0;
+        const full = mr == MR || mr == 1 ? nc / NR : 0;
         if (full > 0 && mr == 1) {
           let mode = INIT_LOAD;
           if (first && bias == 0) mode = INIT_ZERO;

@@ -12,6 +12,7 @@ import {
   pruneMagnitude,
   type Tensor,
 } from "../mod.ts";
+import { seededRandom } from "../testing.ts";
 
 /** A 1x1 convolution layer: `[cin x pixels] -> [cout x pixels]` in CHW layout. */
 export interface Layer {
@@ -89,17 +90,8 @@ export function config(id: ConfigId): SparseConfig {
 /** Output clamp used everywhere (ReLU6), fused into both the sparse and the dense kernels. */
 export const CLAMP = Object.freeze({ min: 0, max: 6 });
 
-/** A small, fast, seeded generator of uniform numbers in [0, 1) (mulberry32). */
-export function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** A seeded generator of uniform numbers in [0, 1): the one in `testing.ts`. */
+export const rng: (seed: number) => () => number = seededRandom;
 
 function seedOf(l: Layer, salt: number): number {
   return (l.cin * 7919 + l.cout * 104729 + l.pixels * 31 + salt * 1000003) >>> 0;

@@ -6,10 +6,10 @@
 import type { Backend, GemmOptions, PreparedPlan, ResidentGemmOptions, Tensor } from "./backend.ts";
 import { checkCsr, type Csr } from "./csr.ts";
 import { checkDense, checkOut, type Dense, dense } from "./dense.ts";
-import { BackendError, ShapeError, ValueError } from "./errors.ts";
+import { BackendError, ShapeError } from "./errors.ts";
 import { checkActivation, type Conv1x1Plan, packConv1x1 } from "./pack.ts";
 import { checkPlan } from "./plan_check.ts";
-import { checkLength, checkNumber, checkProduct, checkSize, toFloat32 } from "./validate.ts";
+import { checkClamp, checkLength, checkProduct, checkSize, toFloat32 } from "./validate.ts";
 
 /** @internal Resolves the destination of a result: the caller's `out`, checked, or a fresh Dense. */
 export function destination(out: Dense | undefined, rows: number, cols: number): Dense {
@@ -37,14 +37,7 @@ export function gemmArgs(
   const bias = options.bias === undefined
     ? undefined
     : toFloat32("options.bias", checkLength("options.bias", options.bias, a.rows));
-  const min = options.min === undefined ? -Infinity : checkNumber("options.min", options.min, true);
-  const max = options.max === undefined ? Infinity : checkNumber("options.max", options.max, true);
-  if (min > max) {
-    throw new ValueError(
-      { argument: "options.min", value: min },
-      `must not exceed options.max = ${max}`,
-    );
-  }
+  const { min, max } = checkClamp(options);
   return { bias, min, max };
 }
 

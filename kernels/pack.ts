@@ -7,7 +7,7 @@
 import { checkCsr, type Csr, csrFromDense } from "./csr.ts";
 import { checkDense, type Dense } from "./dense.ts";
 import { ShapeError, ValueError } from "./errors.ts";
-import { checkLength, checkNumber, type NumberArray, toFloat32 } from "./validate.ts";
+import { checkClamp, checkLength, type NumberArray, toFloat32 } from "./validate.ts";
 
 /** Output-channel block sizes the kernels implement. */
 export type BlockSize = 1 | 2 | 4;
@@ -190,14 +190,7 @@ export function packConv1x1(weights: Dense | Csr, options: PackOptions = {}): Co
   const bias = options.bias === undefined
     ? new Float32Array(cout)
     : toFloat32("options.bias", checkLength("options.bias", options.bias, cout));
-  const min = options.min === undefined ? -Infinity : checkNumber("options.min", options.min, true);
-  const max = options.max === undefined ? Infinity : checkNumber("options.max", options.max, true);
-  if (min > max) {
-    throw new ValueError(
-      { argument: "options.min", value: min },
-      `must not exceed options.max = ${max}`,
-    );
-  }
+  const { min, max } = checkClamp(options);
   const requested = options.blockSize ?? "auto";
   if (requested !== "auto" && requested !== 1 && requested !== 2 && requested !== 4) {
     throw new ValueError(

@@ -89,3 +89,19 @@ export function toFloat32(argument: string, data: NumberArray): Float32Array {
   }
   return out;
 }
+
+/** Reads an optional output clamp: defaults to ±Infinity, NaN refused, and `min <= max`. */
+export function checkClamp(options: { readonly min?: number; readonly max?: number }): {
+  min: number;
+  max: number;
+} {
+  const min = options.min === undefined ? -Infinity : checkNumber("options.min", options.min, true);
+  const max = options.max === undefined ? Infinity : checkNumber("options.max", options.max, true);
+  if (min > max) {
+    throw new ValueError(
+      { argument: "options.min", value: min },
+      `must not exceed options.max = ${max}`,
+    );
+  }
+  return { min, max };
+}

@@ -13,30 +13,9 @@ import {
   nnz,
 } from "../kernels/csr.ts";
 import { ShapeError, SparseFormatError, ValueError } from "../kernels/errors.ts";
+import { throwsWith } from "./expect.ts";
 
 const RUNS = { numRuns: 150 };
-
-interface Expected {
-  argument?: string;
-  index?: number;
-  value?: unknown;
-}
-
-/** Asserts that `fn` throws an instance of `type` whose details match `expected`. */
-function throwsWith(
-  fn: () => unknown,
-  type: new (...args: never[]) => Error,
-  expected: Expected,
-): void {
-  assert.throws(fn, (e: unknown) => {
-    assert.ok(e instanceof type, `expected ${type.name}, got ${e}`);
-    const got = e as unknown as Expected;
-    for (const key of Object.keys(expected) as (keyof Expected)[]) {
-      assert.deepEqual(got[key], expected[key], `${key} of ${(e as Error).message}`);
-    }
-    return true;
-  });
-}
 
 /** A finite f32, including zeros of both signs, subnormals and the extremes. */
 const f32 = fc.float({ noNaN: true, noDefaultInfinity: true });

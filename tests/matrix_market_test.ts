@@ -6,30 +6,9 @@ import { type Csr, csr, csrFromCoo, csrFromDense, csrToDense, nnz } from "../ker
 import { dense } from "../kernels/dense.ts";
 import { ShapeError, SparseFormatError, ValueError } from "../kernels/errors.ts";
 import { readMatrixMarket, writeMatrixMarket } from "../kernels/matrix_market.ts";
+import { type Expected, throwsWith } from "./expect.ts";
 
 const RUNS = { numRuns: 150 };
-
-interface Expected {
-  argument?: string;
-  index?: number;
-  value?: unknown;
-}
-
-/** Asserts that `fn` throws an instance of `type` whose details match `expected`. */
-function throwsWith(
-  fn: () => unknown,
-  type: new (...args: never[]) => Error,
-  expected: Expected,
-): void {
-  assert.throws(fn, (e: unknown) => {
-    assert.ok(e instanceof type, `expected ${type.name}, got ${e}`);
-    const got = e as unknown as Expected;
-    for (const key of Object.keys(expected) as (keyof Expected)[]) {
-      assert.deepEqual(got[key], expected[key], `${key} of ${(e as Error).message}`);
-    }
-    return true;
-  });
-}
 
 /** Asserts that reading `text` fails with `type` at line `line`, optionally with `value`. */
 function badFile(

@@ -5,30 +5,9 @@ import fc from "fast-check";
 import { type Dense, dense } from "../kernels/dense.ts";
 import { ShapeError, ValueError } from "../kernels/errors.ts";
 import { pruneBlocks, pruneMagnitude } from "../kernels/prune.ts";
+import { throwsWith } from "./expect.ts";
 
 const RUNS = { numRuns: 150 };
-
-interface Expected {
-  argument?: string;
-  index?: number;
-  value?: unknown;
-}
-
-/** Asserts that `fn` throws an instance of `type` whose details match `expected`. */
-function throwsWith(
-  fn: () => unknown,
-  type: new (...args: never[]) => Error,
-  expected: Expected,
-): void {
-  assert.throws(fn, (e: unknown) => {
-    assert.ok(e instanceof type, `expected ${type.name}, got ${e}`);
-    const got = e as unknown as Expected;
-    for (const key of Object.keys(expected) as (keyof Expected)[]) {
-      assert.deepEqual(got[key], expected[key], `${key} of ${(e as Error).message}`);
-    }
-    return true;
-  });
-}
 
 /**
  * Values with many ties and zeros (small integers of both signs), or arbitrary finite f32s;
