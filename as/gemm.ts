@@ -2,21 +2,34 @@
 //
 //   C[i][j] = clamp(bias[i] + sum_p A[i][p] * B[p][j], minv, maxv)
 //
-// A is m x k, B is k x n, C is m x n, all row-major f32 at byte pointers into memory.
+// A is m x k, B is k x n, C is m x n, all row-major f32 at byte pointers into memory. The clamp
+// is min(max(x, minv), maxv) with f32x4.max/min semantics (NaN-propagating, -0 < +0).
 //
-// SIMD flavours (relaxed: f32x4.relaxed_madd; simd: f32x4.mul + f32x4.add): BLIS-style register
-// tiling. The problem is seen as "rows x cols" of an operator C' = A' B' in one of two
-// orientations, whichever wastes fewer padded lanes:
+// SIMD flavours (relaxed: f32x4.relaxed_madd; simd: f32x4.mul + f32x4.add). What limits them in
+// V8 is not the arithmetic but the instructions around it: every wasm load carries a bounds
+// check (V8 in Deno has no guard-page trap handler), so the kernels are shaped to need few loads
+// per multiply-add and small loops that V8 unrolls itself (it does so below about 80 operations;
+// unrolling in the source makes binaryen interleave the steps and V8 spill).
+//
+// gemmSimd, BLIS-style register tiling. The problem is seen as rows x cols of C' = A' B' in one
+// of two orientations, whichever pads less:
 //   normal:     C' = C,   A' = A,   B' = B   (rows = m, cols = n, bias per row)
 //   transposed: C' = C^T, A' = B^T, B' = A^T (rows = n, cols = m, bias per col)
-// B' is packed into NR-column panels (kc x NR, contiguous per k), A' into MR-row panels,
-// k-major, each value stored pre-broadcast as a whole v128 so the microkernel needs no shuffle.
-// The MR x NR microkernel keeps its tile in registers; full tiles store straight into C (with a
-// 4x4 transpose per vector pair in the transposed orientation), edge tiles go through a small
-// buffer in scratch. Loops: cols in NC blocks, k in KC blocks (B' block stays in L2), then A'
-// panels (packed on the fly, stays in L1) and B' panels (streamed from L2).
+// B' is packed into NR-column panels (kc x NR floats, contiguous per k), A' into MR-row panels,
+// k-major. The MR x NR = 4 x 8 microkernel keeps its tile in eight registers and per k loads two
+// B' vectors and
+//   relaxed: four pre-broadcast A' vectors (16 bytes per packed value): 6 loads per 8 madds;
+//   simd: one A' vector and three lane rotations of it, the accumulators holding the tile
+//     diagonally (rotated back at the end): 3 loads and 3 shuffles per 8 mul + add pairs.
+// Full tiles store straight into C (through a 4x4 transpose per half in the transposed
+// orientation), one-row panels have a kernel of their own, other edge tiles go through a tile
+// buffer. Loops: cols in blocks (a B' block of BLOCK_BYTES, L2), k in KC blocks, A' panels
+// (packed on the fly, L1), B' panels (from L2).
 //
-// Scalar flavour: a 2x4 register-blocked loop over k blocks, no packing, no scratch.
+// gemmDot (relaxed only; few columns, long k): dot products in 3 x 3 tiles of nine accumulators
+// with lanes along k, both operands packed three rows/columns interleaved: 6 loads per 9 madds.
+//
+// Scalar flavour: a 2x4 register-blocked loop over k and column blocks, no packing, no scratch.
 
 // @ts-ignore: decorator
 @inline function madd(a: v128, b: v128, c: v128): v128 {
@@ -36,9 +49,22 @@
 // Bytes of a packed B' block (kc x nc): the column block nc is as wide as fits.
 // @ts-ignore: decorator
 @inline const BLOCK_BYTES: u32 = 512 * 1024;
-// Bytes per packed A' value (pre-broadcast to a whole v128).
+// Bytes per packed A' value: pre-broadcast to a whole v128 (relaxed), or a plain f32 (SIMD,
+// where the kernel rotates instead of broadcasting; see the microkernel section).
 // @ts-ignore: decorator
-@inline const ASZ: u32 = 16;
+@inline const ASZ: u32 = ASC_FEATURE_RELAXED_SIMD ? 16 : 4;
+// Where gemmDot is used (see useDot).
+// @ts-ignore: decorator
+@inline const DOT_MIN_N: u32 = 8;
+// @ts-ignore: decorator
+@inline const DOT_MAX_N: u32 = 128;
+// @ts-ignore: decorator
+@inline const DOT_MIN_K: u32 = 256;
+// @ts-ignore: decorator
+@inline const DOT_MIN_M: u32 = 128;
+// gemmDot packs A panels for this many rows (a multiple of 3) at a time.
+// @ts-ignore: decorator
+@inline const DOT_ROWS: u32 = 24;
 // Bytes of the clamp constants at the start of scratch (see setClamp).
 // @ts-ignore: decorator
 @inline const CONST_BYTES: usize = 64;
@@ -88,6 +114,24 @@
   return max(NR, BLOCK_BYTES / (kc * 4) / NR * NR);
 }
 
+/**
+ * Whether to use the dot-product kernels (gemmDot): relaxed flavour, few columns, long k and
+ * enough rows to pay for packing B's columns. Measured on Zen 4: 5-20% faster than the tiled
+ * kernels there (padding to 8 columns, or packing A^T, costs more); slower elsewhere, and in
+ * the SIMD flavour, whose rotated tiled kernel needs fewer loads than nine mul + add pairs.
+ */
+// @ts-ignore: decorator
+@inline function useDot(m: u32, k: u32, n: u32): bool {
+  return ASC_FEATURE_RELAXED_SIMD && n >= DOT_MIN_N && n <= DOT_MAX_N && k >= DOT_MIN_K &&
+    m >= DOT_MIN_M;
+}
+
+/** Bytes of one packed panel of three A rows or three B columns for gemmDot. */
+// @ts-ignore: decorator
+@inline function dotPanelBytes(k: u32): usize {
+  return <usize>(k >> 2) * 48;
+}
+
 /** Whether the transposed orientation pads less than the normal one. */
 // @ts-ignore: decorator
 @inline function useTransposed(m: u32, n: u32): bool {
@@ -103,10 +147,16 @@
 export function gemmScratchBytes(m: u32, k: u32, n: u32): usize {
   if (!ASC_FEATURE_SIMD) return 0;
   if (m == 0 || n == 0 || k == 0) return 0;
+  if (useDot(m, k, n)) {
+    // Constants, tile, A panels for DOT_ROWS rows, B panels for all columns.
+    return CONST_BYTES + TILE_BYTES + dotPanelBytes(k) * (DOT_ROWS / 3 + (n + 2) / 3);
+  }
   const cols = useTransposed(m, n) ? m : n;
   const kc = min(KC, k);
   const nc = min(blockCols(kc), roundUp(cols, NR));
-  return CONST_BYTES + TILE_BYTES + align64(<usize>MR * kc * ASZ) + <usize>(nc / NR) * panelBytes(kc);
+  // Constants, tile, one A' panel, one B' block.
+  const apanel = align64(<usize>MR * kc * ASZ);
+  return CONST_BYTES + TILE_BYTES + apanel + <usize>(nc / NR) * panelBytes(kc);
 }
 
 /**
@@ -303,6 +353,10 @@ function gemmSimd(
     fillBias(m, n, 0, c, minv, maxv);
     return;
   }
+  if (useDot(m, k, n)) {
+    gemmDot(m, k, n, a, b, bias, c, minv, maxv, scratch);
+    return;
+  }
   const trans = useTransposed(m, n);
   const rows = trans ? n : m;
   const cols = trans ? m : n;
@@ -321,12 +375,15 @@ function gemmSimd(
     for (let pc: u32 = 0; pc < k; pc += KC) {
       const kc = min(KC, k - pc);
       const first = pc == 0;
-      const cl = clampAny && pc + kc == k ? consts : 0;
+      // Clamp after the last k block only; cl points at the constants either way.
+      const clamp = clampAny && pc + kc == k;
+      const cl = consts;
       // Pack B' block: rows pc..pc+kc, cols jc..jc+nc, in NR-wide panels.
       if (trans) {
         for (let jr: u32 = 0; jr < nc; jr += NR) {
           const dst = bblk + <usize>(jr / NR) * panelBytes(kc);
-          packBTrans(dst, a + ((<usize>(jc + jr) * k + pc) << 2), <usize>k << 2, kc, min(NR, nc - jr));
+          const src = a + ((<usize>(jc + jr) * k + pc) << 2);
+          packBTrans(dst, src, <usize>k << 2, kc, min(NR, nc - jr));
         }
       } else {
         packBNormal(bblk, b + ((<usize>pc * n + jc) << 2), ldc, kc, nc);
@@ -347,29 +404,300 @@ function gemmSimd(
           else if (first) mode = trans ? INIT_COL : INIT_ROW;
           const cp = c + ((trans ? <usize>jc * n + ir : <usize>ir * n + jc) << 2);
           const ip = bias + ((trans ? <usize>jc : <usize>ir) << 2);
-          row1(trans, kc, apan, bblk, full, cp, ldc, mode, ip, cl);
+          row1(trans, kc, apan, bblk, full, cp, ldc, mode, ip, cl, clamp);
         } else if (full > 0) {
           if (trans) {
             // C'(ir + r, j + q) = C[j + q][ir + r]
             const cp = c + ((<usize>jc * n + ir) << 2);
             let mode = INIT_LOAD;
             if (first) mode = bias != 0 ? INIT_COL : INIT_ZERO;
-            rowT(kc, apan, bblk, full, cp, ldc, mode, bias + (<usize>jc << 2), cl);
+            rowT(kc, apan, bblk, full, cp, ldc, mode, bias + (<usize>jc << 2), cl, clamp);
           } else {
             const cp = c + ((<usize>ir * n + jc) << 2);
             let mode = INIT_LOAD;
             if (first) mode = bias != 0 ? INIT_ROW : INIT_ZERO;
-            rowN(kc, apan, bblk, full, cp, ldc, mode, bias + (<usize>ir << 2), cl);
+            rowN(kc, apan, bblk, full, cp, ldc, mode, bias + (<usize>ir << 2), cl, clamp);
           }
         }
         for (let jr = full * NR; jr < nc; jr += NR) {
           const nr = min(NR, nc - jr);
           const bp = bblk + <usize>(jr / NR) * panelBytes(kc);
-          edgeTile(trans, n, ir, jc + jr, mr, nr, kc, first, cl, apan, bp, bias, c, tile);
+          edgeTile(trans, n, ir, jc + jr, mr, nr, kc, first, cl, clamp, apan, bp, bias, c, tile);
         }
       }
     }
   }
+}
+
+// Few columns, long k: C[i][j] as dot products of A rows with B columns, in 3 x 3 tiles of nine
+// f32x4 accumulators (lanes along k), reduced across lanes at the end. Both operands are packed
+// as panels of three rows (A) or columns (B) interleaved in steps of four k (48 bytes a step),
+// so the kernel walks two pointers: six loads per nine multiply-adds, against six per eight in
+// the register-tiled kernel, and no broadcasts. The k % 4 tail, bias and clamp are applied per
+// element. Missing rows and columns of edge panels are zero and never stored.
+function gemmDot(
+  m: u32,
+  k: u32,
+  n: u32,
+  a: usize,
+  b: usize,
+  bias: usize,
+  c: usize,
+  minv: f32,
+  maxv: f32,
+  scratch: usize,
+): void {
+  const clamp = minv != -Infinity || maxv != Infinity;
+  setClamp(scratch, minv, maxv);
+  const tile = scratch + CONST_BYTES;
+  const apan = tile + TILE_BYTES;
+  const pstep = dotPanelBytes(k);
+  const bt = apan + pstep * (DOT_ROWS / 3);
+  const k4 = k >> 2;
+  const kv = k4 << 2;
+  const nt = (n + 2) / 3;
+  const lda = <usize>k << 2;
+  const ldb = <usize>n << 2;
+  for (let t: u32 = 0; t < nt; t++) {
+    const d = bt + <usize>t * pstep;
+    for (let jj: u32 = 0; jj < 3; jj++) {
+      const j = t * 3 + jj;
+      let dd = d + (<usize>jj << 4);
+      if (j < n) {
+        let src = b + (<usize>j << 2);
+        for (let s: u32 = 0; s < k4; s++) {
+          store<f32>(dd, load<f32>(src));
+          store<f32>(dd, load<f32>(src + ldb), 4);
+          store<f32>(dd, load<f32>(src + ldb * 2), 8);
+          store<f32>(dd, load<f32>(src + ldb * 3), 12);
+          src += ldb * 4;
+          dd += 48;
+        }
+      } else {
+        for (let s: u32 = 0; s < k4; s++) {
+          v128.store(dd, f32x4.splat(0));
+          dd += 48;
+        }
+      }
+    }
+  }
+  for (let i0: u32 = 0; i0 < m; i0 += DOT_ROWS) {
+    // Pack the A panels of up to DOT_ROWS rows (a cache line of each of three rows at a time,
+    // which streams from memory about twice as fast as a vector at a time).
+    const rows = min(DOT_ROWS, m - i0);
+    const full = rows / 3;
+    for (let g: u32 = 0; g < full; g++) {
+      packDotA(apan + <usize>g * pstep, a + <usize>(i0 + g * 3) * lda, lda, k4);
+    }
+    if (rows > full * 3) {
+      const arow = a + <usize>(i0 + full * 3) * lda;
+      const mr = rows - full * 3;
+      for (let r: u32 = 0; r < 3; r++) {
+        let src = arow + <usize>r * lda;
+        let dd = apan + <usize>full * pstep + (<usize>r << 4);
+        for (let s: u32 = 0; s < k4; s++) {
+          v128.store(dd, r < mr ? v128.load(src) : f32x4.splat(0));
+          src += 16;
+          dd += 48;
+        }
+      }
+    }
+    for (let i = i0; i < i0 + rows; i += 3) {
+      const mr = min<u32>(3, m - i);
+      const arow = a + <usize>i * lda;
+      const panel = apan + <usize>((i - i0) / 3) * pstep;
+      // Full tiles (three rows, three columns, k a multiple of 4) finish in vector registers.
+      let t: u32 = 0;
+      if (mr == 3 && kv == k && n >= 3) {
+        t = n / 3;
+        const cp = c + ((<usize>i * n) << 2);
+        const bi = bias != 0 ? bias + (<usize>i << 2) : 0;
+        dotRow(k4, panel, bt, t, cp, ldb, bi, clamp, scratch);
+      }
+      for (; t < nt; t++) {
+        const j = t * 3;
+        const nr = min<u32>(3, n - j);
+        dotTile(k4, panel, bt + <usize>t * pstep, tile);
+        for (let r: u32 = 0; r < mr; r++) {
+          const ar = arow + <usize>r * lda;
+          for (let q: u32 = 0; q < nr; q++) {
+            let x = load<f32>(tile + (<usize>(r * 4 + q) << 2));
+            for (let p = kv; p < k; p++) {
+              x += load<f32>(ar + (<usize>p << 2)) * load<f32>(b + ((<usize>p * n + j + q) << 2));
+            }
+            x = (bias != 0 ? load<f32>(bias + (<usize>(i + r) << 2)) : 0) + x;
+            if (clamp) x = min(max(x, minv), maxv);
+            store<f32>(c + ((<usize>(i + r) * n + j + q) << 2), x);
+          }
+        }
+      }
+    }
+  }
+}
+
+// Packs three A rows (at src, stride lda) into a gemmDot panel at dst: k4 steps of 48 bytes.
+function packDotA(dst: usize, src: usize, lda: usize, k4: u32): void {
+  const s1 = src + lda;
+  const s2 = s1 + lda;
+  let o: usize = 0;
+  const lines = (<usize>k4 >> 2) << 6;
+  for (; o < lines; o += 64) {
+    const x0 = v128.load(src + o);
+    const x1 = v128.load(src + o, 16);
+    const x2 = v128.load(src + o, 32);
+    const x3 = v128.load(src + o, 48);
+    const y0 = v128.load(s1 + o);
+    const y1 = v128.load(s1 + o, 16);
+    const y2 = v128.load(s1 + o, 32);
+    const y3 = v128.load(s1 + o, 48);
+    const z0 = v128.load(s2 + o);
+    const z1 = v128.load(s2 + o, 16);
+    const z2 = v128.load(s2 + o, 32);
+    const z3 = v128.load(s2 + o, 48);
+    v128.store(dst, x0);
+    v128.store(dst, y0, 16);
+    v128.store(dst, z0, 32);
+    v128.store(dst, x1, 48);
+    v128.store(dst, y1, 64);
+    v128.store(dst, z1, 80);
+    v128.store(dst, x2, 96);
+    v128.store(dst, y2, 112);
+    v128.store(dst, z2, 128);
+    v128.store(dst, x3, 144);
+    v128.store(dst, y3, 160);
+    v128.store(dst, z3, 176);
+    dst += 192;
+  }
+  for (; o < (<usize>k4 << 4); o += 16) {
+    v128.store(dst, v128.load(src + o));
+    v128.store(dst, v128.load(s1 + o), 16);
+    v128.store(dst, v128.load(s2 + o), 32);
+    dst += 48;
+  }
+}
+
+// `tiles` full 3 x 3 tiles of gemmDot along one row panel: the A panel at ap against the B
+// panels from bp on, written to C at cp (row stride ldc bytes), three floats a row, with the
+// row bias at bias (0 for none) and the clamp constants at cl when clamp.
+function dotRow(
+  k4: u32,
+  ap: usize,
+  bp: usize,
+  tiles: u32,
+  cp: usize,
+  ldc: usize,
+  bias: usize,
+  clamp: bool,
+  cl: usize,
+): void {
+  const pstep = <usize>k4 * 48;
+  const end = ap + pstep;
+  let b0 = f32x4.splat(0);
+  let b1 = b0;
+  let b2 = b0;
+  if (bias != 0) {
+    b0 = v128.load32_splat(bias);
+    b1 = v128.load32_splat(bias, 4);
+    b2 = v128.load32_splat(bias, 8);
+  }
+  const lo = v128.load(cl);
+  const hi = v128.load(cl, 16);
+  const loMask = v128.load(cl, 32);
+  const hiMask = v128.load(cl, 48);
+  for (let t: u32 = 0; t < tiles; t++) {
+    let s00 = f32x4.splat(-0.0);
+    let s01 = s00;
+    let s02 = s00;
+    let s10 = s00;
+    let s11 = s00;
+    let s12 = s00;
+    let s20 = s00;
+    let s21 = s00;
+    let s22 = s00;
+    let a = ap;
+    let b = bp;
+    while (a < end) {
+      const x0 = v128.load(a);
+      const x1 = v128.load(a, 16);
+      const x2 = v128.load(a, 32);
+      let y = v128.load(b);
+      s00 = madd(x0, y, s00);
+      s10 = madd(x1, y, s10);
+      s20 = madd(x2, y, s20);
+      y = v128.load(b, 16);
+      s01 = madd(x0, y, s01);
+      s11 = madd(x1, y, s11);
+      s21 = madd(x2, y, s21);
+      y = v128.load(b, 32);
+      s02 = madd(x0, y, s02);
+      s12 = madd(x1, y, s12);
+      s22 = madd(x2, y, s22);
+      a += 48;
+      b += 48;
+    }
+    let v0 = f32x4.add(b0, hsum3(s00, s01, s02));
+    let v1 = f32x4.add(b1, hsum3(s10, s11, s12));
+    let v2 = f32x4.add(b2, hsum3(s20, s21, s22));
+    if (clamp) {
+      v0 = clampv(v0, lo, hi, loMask, hiMask);
+      v1 = clampv(v1, lo, hi, loMask, hiMask);
+      v2 = clampv(v2, lo, hi, loMask, hiMask);
+    }
+    v128.store64_lane(cp, v0, 0);
+    v128.store32_lane(cp, v0, 2, 8);
+    v128.store64_lane(cp + ldc, v1, 0);
+    v128.store32_lane(cp + ldc, v1, 2, 8);
+    v128.store64_lane(cp + ldc * 2, v2, 0);
+    v128.store32_lane(cp + ldc * 2, v2, 2, 8);
+    bp += pstep;
+    cp += 12;
+  }
+}
+
+// One 3 x 3 tile of gemmDot over k4 steps of the A panel at ap and the B panel at bp; writes
+// the nine sums as three vectors (row r at out + 16 r, lane = column).
+function dotTile(k4: u32, ap: usize, bp: usize, out: usize): void {
+  // Lane sums start at -0, the identity of +: the bias (or +0) is added to their total.
+  let s00 = f32x4.splat(-0.0);
+  let s01 = s00;
+  let s02 = s00;
+  let s10 = s00;
+  let s11 = s00;
+  let s12 = s00;
+  let s20 = s00;
+  let s21 = s00;
+  let s22 = s00;
+  const end = ap + <usize>k4 * 48;
+  while (ap < end) {
+    const x0 = v128.load(ap);
+    const x1 = v128.load(ap, 16);
+    const x2 = v128.load(ap, 32);
+    let y = v128.load(bp);
+    s00 = madd(x0, y, s00);
+    s10 = madd(x1, y, s10);
+    s20 = madd(x2, y, s20);
+    y = v128.load(bp, 16);
+    s01 = madd(x0, y, s01);
+    s11 = madd(x1, y, s11);
+    s21 = madd(x2, y, s21);
+    y = v128.load(bp, 32);
+    s02 = madd(x0, y, s02);
+    s12 = madd(x1, y, s12);
+    s22 = madd(x2, y, s22);
+    ap += 48;
+    bp += 48;
+  }
+  v128.store(out, hsum3(s00, s01, s02));
+  v128.store(out, hsum3(s10, s11, s12), 16);
+  v128.store(out, hsum3(s20, s21, s22), 32);
+}
+
+// [sum of x0's lanes, sum of x1's, sum of x2's, (sum of x2's)].
+// @ts-ignore: decorator
+@inline function hsum3(x0: v128, x1: v128, x2: v128): v128 {
+  const u = f32x4.add(f32x4.shuffle(x0, x1, 0, 4, 1, 5), f32x4.shuffle(x0, x1, 2, 6, 3, 7));
+  const v = f32x4.add(x2, f32x4.shuffle(x2, x2, 2, 3, 0, 1));
+  return f32x4.add(f32x4.shuffle(u, v, 0, 1, 4, 4), f32x4.shuffle(u, v, 2, 3, 5, 5));
 }
 
 // Runs the microkernel over `tiles` consecutive full tiles of one row panel (normal
@@ -385,10 +713,15 @@ function rowN(
   mode: u32,
   ip: usize,
   cl: usize,
+  clamp: bool,
 ): void {
   const bstep = panelBytes(kc);
+  const lo = v128.load(cl);
+  const hi = v128.load(cl, 16);
+  const loMask = v128.load(cl, 32);
+  const hiMask = v128.load(cl, 48);
   for (let t: u32 = 0; t < tiles; t++) {
-    kernelN(kc, ap, bp, cp, ldc, mode, mode == INIT_LOAD ? cp : ip, ldc, cl);
+    kernel(false, kc, ap, bp, cp, ldc, mode, ip, clamp, lo, hi, loMask, hiMask);
     bp += bstep;
     cp += NR << 2;
   }
@@ -409,6 +742,7 @@ function row1(
   mode: u32,
   ip: usize,
   cl: usize,
+  clamp: bool,
 ): void {
   const bstep = panelBytes(kc);
   const aend = ap + <usize>kc * (MR * ASZ);
@@ -438,28 +772,29 @@ function row1(
       c0 = v128.load(ip);
       c1 = v128.load(ip, 16);
     }
-    let d0 = f32x4.splat(0);
+    // The odd steps' sums start at -0, the identity of +, so that a sum of -0 stays -0.
+    let d0 = f32x4.splat(-0.0);
     let d1 = d0;
     let a = ap;
     let b = bp;
     while (a + 2 * MR * ASZ <= aend) {
-      const x = v128.load(a);
+      const x = loadA(a);
       c0 = madd(x, v128.load(b), c0);
       c1 = madd(x, v128.load(b, 16), c1);
-      const y = v128.load(a, MR * ASZ);
+      const y = loadA(a + MR * ASZ);
       d0 = madd(y, v128.load(b, 32), d0);
       d1 = madd(y, v128.load(b, 48), d1);
       a += 2 * MR * ASZ;
       b += NR << 3;
     }
     if (a < aend) {
-      const x = v128.load(a);
+      const x = loadA(a);
       c0 = madd(x, v128.load(b), c0);
       c1 = madd(x, v128.load(b, 16), c1);
     }
     c0 = f32x4.add(c0, d0);
     c1 = f32x4.add(c1, d1);
-    if (cl != 0) {
+    if (clamp) {
       const lo = v128.load(cl);
       const hi = v128.load(cl, 16);
       const loMask = v128.load(cl, 32);
@@ -487,6 +822,31 @@ function row1(
   }
 }
 
+// Accumulator r of a tile whose row r' starts at bias[r'] (ip points at bias[0] of the tile):
+// the splat of bias[r], or in the SIMD flavour's rotated layout lane i = bias[(i + r) % 4].
+// @ts-ignore: decorator
+@inline function rowInit(ip: usize, r: u32): v128 {
+  if (ASC_FEATURE_RELAXED_SIMD) {
+    return v128.load32_splat(ip + (<usize>r << 2));
+  } else {
+    const v = v128.load(ip);
+    if (r == 1) return rotl1(v);
+    if (r == 2) return rotl2(v);
+    if (r == 3) return rotl3(v);
+    return v;
+  }
+}
+
+// A packed A' value as a v128 of four copies.
+// @ts-ignore: decorator
+@inline function loadA(p: usize): v128 {
+  if (ASC_FEATURE_RELAXED_SIMD) {
+    return v128.load(p);
+  } else {
+    return v128.load32_splat(p);
+  }
+}
+
 // As rowN for the transposed orientation: consecutive tiles are NR rows of C apart, and the
 // column bias (INIT_COL) moves along with them.
 function rowT(
@@ -499,11 +859,16 @@ function rowT(
   mode: u32,
   ip: usize,
   cl: usize,
+  clamp: bool,
 ): void {
   const bstep = panelBytes(kc);
   const cstep = ldc * NR;
+  const lo = v128.load(cl);
+  const hi = v128.load(cl, 16);
+  const loMask = v128.load(cl, 32);
+  const hiMask = v128.load(cl, 48);
   for (let t: u32 = 0; t < tiles; t++) {
-    kernelT(kc, ap, bp, cp, ldc, mode, ip, cl);
+    kernel(true, kc, ap, bp, cp, ldc, mode, ip, clamp, lo, hi, loMask, hiMask);
     bp += bstep;
     cp += cstep;
     ip += NR << 2;
@@ -543,6 +908,7 @@ function edgeTile(
   kc: u32,
   first: bool,
   cl: usize,
+  clamp: bool,
   apan: usize,
   bp: usize,
   bias: usize,
@@ -566,7 +932,11 @@ function edgeTile(
       store<f32>(tile + (<usize>(r * NR + q) << 2), v);
     }
   }
-  kernelN(kc, apan, bp, tile, NR << 2, INIT_LOAD, tile, NR << 2, cl);
+  const lo = v128.load(cl);
+  const hi = v128.load(cl, 16);
+  const loMask = v128.load(cl, 32);
+  const hiMask = v128.load(cl, 48);
+  kernel(false, kc, apan, bp, tile, NR << 2, INIT_LOAD, tile, clamp, lo, hi, loMask, hiMask);
   for (let r: u32 = 0; r < mr; r++) {
     for (let q: u32 = 0; q < nr; q++) {
       store<f32>(
@@ -652,152 +1022,124 @@ function packBTrans(dst: usize, src: usize, ld: usize, kc: u32, nr: u32): void {
   v128.store(d + ld * 3, i64x2.shuffle(t1, t3, 1, 3));
 }
 
-// A' = A: panel[p][r] = splat(src[r * ld + p]) for r < mr, 0 beyond (ld in bytes).
+// A' = A: panel[p][r] = A value (r, p) = src[r * ld + p] for r < mr, 0 beyond (ld in bytes);
+// pre-broadcast to a v128 in the relaxed flavour, a plain f32 in the SIMD flavour.
 function packANormal(dst: usize, src: usize, ld: usize, kc: u32, mr: u32): void {
+  if (ASC_FEATURE_RELAXED_SIMD) {
+    if (mr == MR) {
+      const s1 = src + ld;
+      const s2 = s1 + ld;
+      const s3 = s2 + ld;
+      for (let p: usize = 0; p < (<usize>kc << 2); p += 4) {
+        v128.store(dst, v128.load32_splat(src + p));
+        v128.store(dst, v128.load32_splat(s1 + p), 16);
+        v128.store(dst, v128.load32_splat(s2 + p), 32);
+        v128.store(dst, v128.load32_splat(s3 + p), 48);
+        dst += MR * ASZ;
+      }
+      return;
+    }
+  } else if (mr == MR) {
+    let p: u32 = 0;
+    for (; p + 4 <= kc; p += 4) {
+      transposeStore4(dst + (<usize>p << 4), 16, src + (<usize>p << 2), ld);
+    }
+    for (; p < kc; p++) {
+      for (let r: u32 = 0; r < MR; r++) {
+        const x = load<f32>(src + <usize>r * ld + (<usize>p << 2));
+        store<f32>(dst + (<usize>(p * MR + r) << 2), x);
+      }
+    }
+    return;
+  }
+  for (let p: u32 = 0; p < kc; p++) {
+    for (let r: u32 = 0; r < MR; r++) {
+      const x: f32 = r < mr ? load<f32>(src + <usize>r * ld + (<usize>p << 2)) : 0;
+      storeA(dst + <usize>r * ASZ, x);
+    }
+    dst += MR * ASZ;
+  }
+}
+
+// A' = B^T: panel[p][r] = src[p * ld + r] for r < mr, 0 beyond (ld in bytes), stored as in
+// packANormal.
+function packATrans(dst: usize, src: usize, ld: usize, kc: u32, mr: u32): void {
   if (mr == MR) {
-    const s1 = src + ld;
-    const s2 = s1 + ld;
-    const s3 = s2 + ld;
-    for (let p: usize = 0; p < (<usize>kc << 2); p += 4) {
-      v128.store(dst, v128.load32_splat(src + p));
-      v128.store(dst, v128.load32_splat(s1 + p), 16);
-      v128.store(dst, v128.load32_splat(s2 + p), 32);
-      v128.store(dst, v128.load32_splat(s3 + p), 48);
+    for (let p: u32 = 0; p < kc; p++) {
+      if (ASC_FEATURE_RELAXED_SIMD) {
+        v128.store(dst, v128.load32_splat(src));
+        v128.store(dst, v128.load32_splat(src, 4), 16);
+        v128.store(dst, v128.load32_splat(src, 8), 32);
+        v128.store(dst, v128.load32_splat(src, 12), 48);
+      } else {
+        v128.store(dst, v128.load(src));
+      }
+      src += ld;
       dst += MR * ASZ;
     }
   } else {
     for (let p: u32 = 0; p < kc; p++) {
       for (let r: u32 = 0; r < MR; r++) {
-        const v = r < mr ? v128.load32_splat(src + <usize>r * ld + (<usize>p << 2)) : f32x4.splat(0);
-        v128.store(dst + <usize>r * ASZ, v);
+        storeA(dst + <usize>r * ASZ, r < mr ? load<f32>(src + (<usize>r << 2)) : 0);
       }
+      src += ld;
       dst += MR * ASZ;
     }
   }
 }
 
-// A' = B^T: panel[p][r] = splat(src[p * ld + r]) for r < mr, 0 beyond (ld in bytes).
-function packATrans(dst: usize, src: usize, ld: usize, kc: u32, mr: u32): void {
-  if (mr == MR) {
-    for (let p: u32 = 0; p < kc; p++) {
-      v128.store(dst, v128.load32_splat(src));
-      v128.store(dst, v128.load32_splat(src, 4), 16);
-      v128.store(dst, v128.load32_splat(src, 8), 32);
-      v128.store(dst, v128.load32_splat(src, 12), 48);
-      src += ld;
-      dst += MR * ASZ;
-    }
+// One packed A' value.
+// @ts-ignore: decorator
+@inline function storeA(dst: usize, x: f32): void {
+  if (ASC_FEATURE_RELAXED_SIMD) {
+    v128.store(dst, f32x4.splat(x));
   } else {
-    for (let p: u32 = 0; p < kc; p++) {
-      for (let r: u32 = 0; r < MR; r++) {
-        const v = r < mr ? v128.load32_splat(src + (<usize>r << 2)) : f32x4.splat(0);
-        v128.store(dst + <usize>r * ASZ, v);
-      }
-      src += ld;
-      dst += MR * ASZ;
-    }
+    store<f32>(dst, x);
   }
 }
 
 // ---------------------------------------------------------------------------------------------
-// Microkernels: a 4 x 8 tile of C' in eight f32x4 accumulators, c{r}{h} = C'(r, 4h .. 4h + 3).
-// Per k: two B' vector loads, four pre-broadcast A' loads, eight multiply-adds.
+// Microkernel: a 4 x 8 tile of C' in eight f32x4 accumulators c{r}{h}, h the half (columns
+// 4h .. 4h + 3). Per k: two B' vector loads b0, b1 and eight multiply-adds.
+//
+// Relaxed flavour: four pre-broadcast A' loads; c{r}{h} holds row r, as C' itself.
+// SIMD flavour: one A' load a = A'(0..3, p) and three rotations of it (a{r} lane i holds
+// A'((i + r) % 4, p)), so c{r}{h} lane i holds C'((i + r) % 4, 4h + i). With mul + add, six
+// loads (each with its bounds check) per eight multiply-adds is more than V8's code can issue
+// in time; one load and three shuffles is less. diag() converts at the ends.
 
-// Stores the tile at cp with row stride ldc bytes. Init: zero, load from ip (row stride ldi),
-// or splat ip[r] per row.
+// The diagonal of four vectors: [a0, b1, c2, d3].
 // @ts-ignore: decorator
-@inline function kernelN(
-  kc: u32,
-  ap: usize,
-  bp: usize,
-  cp: usize,
-  ldc: usize,
-  mode: u32,
-  ip: usize,
-  ldi: usize,
-  cl: usize,
-): void {
-  let c00 = f32x4.splat(0);
-  let c01 = c00;
-  let c10 = c00;
-  let c11 = c00;
-  let c20 = c00;
-  let c21 = c00;
-  let c30 = c00;
-  let c31 = c00;
-  if (mode == INIT_LOAD) {
-    c00 = v128.load(ip);
-    c01 = v128.load(ip, 16);
-    ip += ldi;
-    c10 = v128.load(ip);
-    c11 = v128.load(ip, 16);
-    ip += ldi;
-    c20 = v128.load(ip);
-    c21 = v128.load(ip, 16);
-    ip += ldi;
-    c30 = v128.load(ip);
-    c31 = v128.load(ip, 16);
-  } else if (mode == INIT_ROW) {
-    c00 = v128.load32_splat(ip);
-    c01 = c00;
-    c10 = v128.load32_splat(ip, 4);
-    c11 = c10;
-    c20 = v128.load32_splat(ip, 8);
-    c21 = c20;
-    c30 = v128.load32_splat(ip, 12);
-    c31 = c30;
-  }
-  const aend = ap + <usize>kc * (MR * ASZ);
-  while (ap < aend) {
-    const b0 = v128.load(bp);
-    const b1 = v128.load(bp, 16);
-    let x = v128.load(ap);
-    c00 = madd(x, b0, c00);
-    c01 = madd(x, b1, c01);
-    x = v128.load(ap, 16);
-    c10 = madd(x, b0, c10);
-    c11 = madd(x, b1, c11);
-    x = v128.load(ap, 32);
-    c20 = madd(x, b0, c20);
-    c21 = madd(x, b1, c21);
-    x = v128.load(ap, 48);
-    c30 = madd(x, b0, c30);
-    c31 = madd(x, b1, c31);
-    ap += MR * ASZ;
-    bp += NR << 2;
-  }
-  if (cl != 0) {
-    const lo = v128.load(cl);
-    const hi = v128.load(cl, 16);
-    const loMask = v128.load(cl, 32);
-    const hiMask = v128.load(cl, 48);
-    c00 = clampv(c00, lo, hi, loMask, hiMask);
-    c01 = clampv(c01, lo, hi, loMask, hiMask);
-    c10 = clampv(c10, lo, hi, loMask, hiMask);
-    c11 = clampv(c11, lo, hi, loMask, hiMask);
-    c20 = clampv(c20, lo, hi, loMask, hiMask);
-    c21 = clampv(c21, lo, hi, loMask, hiMask);
-    c30 = clampv(c30, lo, hi, loMask, hiMask);
-    c31 = clampv(c31, lo, hi, loMask, hiMask);
-  }
-  v128.store(cp, c00);
-  v128.store(cp, c01, 16);
-  cp += ldc;
-  v128.store(cp, c10);
-  v128.store(cp, c11, 16);
-  cp += ldc;
-  v128.store(cp, c20);
-  v128.store(cp, c21, 16);
-  cp += ldc;
-  v128.store(cp, c30);
-  v128.store(cp, c31, 16);
+@inline function diag(a: v128, b: v128, c: v128, d: v128): v128 {
+  const ab = f32x4.shuffle(a, b, 0, 5, 2, 7);
+  const cd = f32x4.shuffle(c, d, 0, 5, 2, 7);
+  return f32x4.shuffle(ab, cd, 0, 1, 6, 7);
 }
 
-// The transposed orientation: C'(r, q) = C[q][r] lives at cp + q * ldc + 4 r, so each C row
-// q gets four contiguous floats. Init: zero, load (transposing) from cp, or the column bias at
-// ip (C'(r, q) = ip[q] for every r).
+// a rotated by r lanes: lane i holds lane (i + r) % 4.
 // @ts-ignore: decorator
-@inline function kernelT(
+@inline function rotl1(a: v128): v128 {
+  return f32x4.shuffle(a, a, 1, 2, 3, 0);
+}
+
+// @ts-ignore: decorator
+@inline function rotl2(a: v128): v128 {
+  return f32x4.shuffle(a, a, 2, 3, 0, 1);
+}
+
+// @ts-ignore: decorator
+@inline function rotl3(a: v128): v128 {
+  return f32x4.shuffle(a, a, 3, 0, 1, 2);
+}
+
+// Loads, multiplies and stores a tile. Normal orientation (trans false): C'(r, q) is at
+// cp + r ldc + 4q. Transposed: C'(r, q) = C[q][r] is at cp + q ldc + 4r, so each of the eight
+// C rows gets four contiguous floats, through a 4x4 transpose per half.
+// Init: INIT_ZERO; INIT_LOAD from C' itself; INIT_ROW, C'(r, q) = ip[r] (see rowInit);
+// INIT_COL, C'(r, q) = ip[q]. Clamps with lo, hi, loMask, hiMask (see setClamp) if clamp.
+// @ts-ignore: decorator
+@inline function kernel(
+  trans: bool,
   kc: u32,
   ap: usize,
   bp: usize,
@@ -805,7 +1147,11 @@ function packATrans(dst: usize, src: usize, ld: usize, kc: u32, mr: u32): void {
   ldc: usize,
   mode: u32,
   ip: usize,
-  cl: usize,
+  clamp: bool,
+  lo: v128,
+  hi: v128,
+  loMask: v128,
+  hiMask: v128,
 ): void {
   let c00 = f32x4.splat(0);
   let c01 = c00;
@@ -816,32 +1162,72 @@ function packATrans(dst: usize, src: usize, ld: usize, kc: u32, mr: u32): void {
   let c30 = c00;
   let c31 = c00;
   if (mode == INIT_LOAD) {
-    let r0 = v128.load(cp);
-    let r1 = v128.load(cp + ldc);
-    let r2 = v128.load(cp + ldc * 2);
-    let r3 = v128.load(cp + ldc * 3);
-    let t0 = f32x4.shuffle(r0, r1, 0, 4, 1, 5);
-    let t1 = f32x4.shuffle(r0, r1, 2, 6, 3, 7);
-    let t2 = f32x4.shuffle(r2, r3, 0, 4, 1, 5);
-    let t3 = f32x4.shuffle(r2, r3, 2, 6, 3, 7);
-    c00 = i64x2.shuffle(t0, t2, 0, 2);
-    c10 = i64x2.shuffle(t0, t2, 1, 3);
-    c20 = i64x2.shuffle(t1, t3, 0, 2);
-    c30 = i64x2.shuffle(t1, t3, 1, 3);
-    const cq = cp + ldc * 4;
-    r0 = v128.load(cq);
-    r1 = v128.load(cq + ldc);
-    r2 = v128.load(cq + ldc * 2);
-    r3 = v128.load(cq + ldc * 3);
-    t0 = f32x4.shuffle(r0, r1, 0, 4, 1, 5);
-    t1 = f32x4.shuffle(r0, r1, 2, 6, 3, 7);
-    t2 = f32x4.shuffle(r2, r3, 0, 4, 1, 5);
-    t3 = f32x4.shuffle(r2, r3, 2, 6, 3, 7);
-    c01 = i64x2.shuffle(t0, t2, 0, 2);
-    c11 = i64x2.shuffle(t0, t2, 1, 3);
-    c21 = i64x2.shuffle(t1, t3, 0, 2);
-    c31 = i64x2.shuffle(t1, t3, 1, 3);
+    if (trans) {
+      let r0 = v128.load(cp);
+      let r1 = v128.load(cp + ldc);
+      let r2 = v128.load(cp + ldc * 2);
+      let r3 = v128.load(cp + ldc * 3);
+      let t0 = f32x4.shuffle(r0, r1, 0, 4, 1, 5);
+      let t1 = f32x4.shuffle(r0, r1, 2, 6, 3, 7);
+      let t2 = f32x4.shuffle(r2, r3, 0, 4, 1, 5);
+      let t3 = f32x4.shuffle(r2, r3, 2, 6, 3, 7);
+      c00 = i64x2.shuffle(t0, t2, 0, 2);
+      c10 = i64x2.shuffle(t0, t2, 1, 3);
+      c20 = i64x2.shuffle(t1, t3, 0, 2);
+      c30 = i64x2.shuffle(t1, t3, 1, 3);
+      const cq = cp + ldc * 4;
+      r0 = v128.load(cq);
+      r1 = v128.load(cq + ldc);
+      r2 = v128.load(cq + ldc * 2);
+      r3 = v128.load(cq + ldc * 3);
+      t0 = f32x4.shuffle(r0, r1, 0, 4, 1, 5);
+      t1 = f32x4.shuffle(r0, r1, 2, 6, 3, 7);
+      t2 = f32x4.shuffle(r2, r3, 0, 4, 1, 5);
+      t3 = f32x4.shuffle(r2, r3, 2, 6, 3, 7);
+      c01 = i64x2.shuffle(t0, t2, 0, 2);
+      c11 = i64x2.shuffle(t0, t2, 1, 3);
+      c21 = i64x2.shuffle(t1, t3, 0, 2);
+      c31 = i64x2.shuffle(t1, t3, 1, 3);
+    } else {
+      c00 = v128.load(cp);
+      c01 = v128.load(cp, 16);
+      c10 = v128.load(cp + ldc);
+      c11 = v128.load(cp + ldc, 16);
+      c20 = v128.load(cp + ldc * 2);
+      c21 = v128.load(cp + ldc * 2, 16);
+      c30 = v128.load(cp + ldc * 3);
+      c31 = v128.load(cp + ldc * 3, 16);
+    }
+    if (!ASC_FEATURE_RELAXED_SIMD) {
+      // Rows to the rotated layout.
+      const r00 = c00;
+      const r10 = c10;
+      const r20 = c20;
+      const r30 = c30;
+      c00 = diag(r00, r10, r20, r30);
+      c10 = diag(r10, r20, r30, r00);
+      c20 = diag(r20, r30, r00, r10);
+      c30 = diag(r30, r00, r10, r20);
+      const r01 = c01;
+      const r11 = c11;
+      const r21 = c21;
+      const r31 = c31;
+      c01 = diag(r01, r11, r21, r31);
+      c11 = diag(r11, r21, r31, r01);
+      c21 = diag(r21, r31, r01, r11);
+      c31 = diag(r31, r01, r11, r21);
+    }
+  } else if (mode == INIT_ROW) {
+    c00 = rowInit(ip, 0);
+    c10 = rowInit(ip, 1);
+    c20 = rowInit(ip, 2);
+    c30 = rowInit(ip, 3);
+    c01 = c00;
+    c11 = c10;
+    c21 = c20;
+    c31 = c30;
   } else if (mode == INIT_COL) {
+    // Every row the same, so the rotated layout is the same too.
     c00 = v128.load(ip);
     c01 = v128.load(ip, 16);
     c10 = c00;
@@ -855,26 +1241,56 @@ function packATrans(dst: usize, src: usize, ld: usize, kc: u32, mr: u32): void {
   while (ap < aend) {
     const b0 = v128.load(bp);
     const b1 = v128.load(bp, 16);
-    let x = v128.load(ap);
-    c00 = madd(x, b0, c00);
-    c01 = madd(x, b1, c01);
-    x = v128.load(ap, 16);
-    c10 = madd(x, b0, c10);
-    c11 = madd(x, b1, c11);
-    x = v128.load(ap, 32);
-    c20 = madd(x, b0, c20);
-    c21 = madd(x, b1, c21);
-    x = v128.load(ap, 48);
-    c30 = madd(x, b0, c30);
-    c31 = madd(x, b1, c31);
+    if (ASC_FEATURE_RELAXED_SIMD) {
+      let x = v128.load(ap);
+      c00 = madd(x, b0, c00);
+      c01 = madd(x, b1, c01);
+      x = v128.load(ap, 16);
+      c10 = madd(x, b0, c10);
+      c11 = madd(x, b1, c11);
+      x = v128.load(ap, 32);
+      c20 = madd(x, b0, c20);
+      c21 = madd(x, b1, c21);
+      x = v128.load(ap, 48);
+      c30 = madd(x, b0, c30);
+      c31 = madd(x, b1, c31);
+    } else {
+      const a = v128.load(ap);
+      c00 = madd(a, b0, c00);
+      c01 = madd(a, b1, c01);
+      let x = rotl1(a);
+      c10 = madd(x, b0, c10);
+      c11 = madd(x, b1, c11);
+      x = rotl2(a);
+      c20 = madd(x, b0, c20);
+      c21 = madd(x, b1, c21);
+      x = rotl3(a);
+      c30 = madd(x, b0, c30);
+      c31 = madd(x, b1, c31);
+    }
     ap += MR * ASZ;
     bp += NR << 2;
   }
-  if (cl != 0) {
-    const lo = v128.load(cl);
-    const hi = v128.load(cl, 16);
-    const loMask = v128.load(cl, 32);
-    const hiMask = v128.load(cl, 48);
+  if (!ASC_FEATURE_RELAXED_SIMD) {
+    // Back to rows: row r, lane i is in c{(r - i) % 4}.
+    const q00 = c00;
+    const q10 = c10;
+    const q20 = c20;
+    const q30 = c30;
+    c00 = diag(q00, q30, q20, q10);
+    c10 = diag(q10, q00, q30, q20);
+    c20 = diag(q20, q10, q00, q30);
+    c30 = diag(q30, q20, q10, q00);
+    const q01 = c01;
+    const q11 = c11;
+    const q21 = c21;
+    const q31 = c31;
+    c01 = diag(q01, q31, q21, q11);
+    c11 = diag(q11, q01, q31, q21);
+    c21 = diag(q21, q11, q01, q31);
+    c31 = diag(q31, q21, q11, q01);
+  }
+  if (clamp) {
     c00 = clampv(c00, lo, hi, loMask, hiMask);
     c01 = clampv(c01, lo, hi, loMask, hiMask);
     c10 = clampv(c10, lo, hi, loMask, hiMask);
@@ -884,21 +1300,35 @@ function packATrans(dst: usize, src: usize, ld: usize, kc: u32, mr: u32): void {
     c30 = clampv(c30, lo, hi, loMask, hiMask);
     c31 = clampv(c31, lo, hi, loMask, hiMask);
   }
-  let t0 = f32x4.shuffle(c00, c10, 0, 4, 1, 5);
-  let t1 = f32x4.shuffle(c00, c10, 2, 6, 3, 7);
-  let t2 = f32x4.shuffle(c20, c30, 0, 4, 1, 5);
-  let t3 = f32x4.shuffle(c20, c30, 2, 6, 3, 7);
-  v128.store(cp, i64x2.shuffle(t0, t2, 0, 2));
-  v128.store(cp + ldc, i64x2.shuffle(t0, t2, 1, 3));
-  v128.store(cp + ldc * 2, i64x2.shuffle(t1, t3, 0, 2));
-  v128.store(cp + ldc * 3, i64x2.shuffle(t1, t3, 1, 3));
-  const cq = cp + ldc * 4;
-  t0 = f32x4.shuffle(c01, c11, 0, 4, 1, 5);
-  t1 = f32x4.shuffle(c01, c11, 2, 6, 3, 7);
-  t2 = f32x4.shuffle(c21, c31, 0, 4, 1, 5);
-  t3 = f32x4.shuffle(c21, c31, 2, 6, 3, 7);
-  v128.store(cq, i64x2.shuffle(t0, t2, 0, 2));
-  v128.store(cq + ldc, i64x2.shuffle(t0, t2, 1, 3));
-  v128.store(cq + ldc * 2, i64x2.shuffle(t1, t3, 0, 2));
-  v128.store(cq + ldc * 3, i64x2.shuffle(t1, t3, 1, 3));
+  if (trans) {
+    let t0 = f32x4.shuffle(c00, c10, 0, 4, 1, 5);
+    let t1 = f32x4.shuffle(c00, c10, 2, 6, 3, 7);
+    let t2 = f32x4.shuffle(c20, c30, 0, 4, 1, 5);
+    let t3 = f32x4.shuffle(c20, c30, 2, 6, 3, 7);
+    v128.store(cp, i64x2.shuffle(t0, t2, 0, 2));
+    v128.store(cp + ldc, i64x2.shuffle(t0, t2, 1, 3));
+    v128.store(cp + ldc * 2, i64x2.shuffle(t1, t3, 0, 2));
+    v128.store(cp + ldc * 3, i64x2.shuffle(t1, t3, 1, 3));
+    const cq = cp + ldc * 4;
+    t0 = f32x4.shuffle(c01, c11, 0, 4, 1, 5);
+    t1 = f32x4.shuffle(c01, c11, 2, 6, 3, 7);
+    t2 = f32x4.shuffle(c21, c31, 0, 4, 1, 5);
+    t3 = f32x4.shuffle(c21, c31, 2, 6, 3, 7);
+    v128.store(cq, i64x2.shuffle(t0, t2, 0, 2));
+    v128.store(cq + ldc, i64x2.shuffle(t0, t2, 1, 3));
+    v128.store(cq + ldc * 2, i64x2.shuffle(t1, t3, 0, 2));
+    v128.store(cq + ldc * 3, i64x2.shuffle(t1, t3, 1, 3));
+  } else {
+    v128.store(cp, c00);
+    v128.store(cp, c01, 16);
+    cp += ldc;
+    v128.store(cp, c10);
+    v128.store(cp, c11, 16);
+    cp += ldc;
+    v128.store(cp, c20);
+    v128.store(cp, c21, 16);
+    cp += ldc;
+    v128.store(cp, c30);
+    v128.store(cp, c31, 16);
+  }
 }

@@ -84,25 +84,43 @@ export function fmaPeak(iters: u32): f32 {
 }
 
 /**
- * Sums `bytes` bytes of f32 data at `ptr` (a multiple of 64 bytes is read; the rest is ignored),
- * `reps` times over, with four independent accumulators. Returns the sum so the reads cannot be
- * dropped.
+ * Sums `bytes` bytes of f32 data at `ptr` (a multiple of 64 bytes is read; the rest is
+ * ignored), `reps` times over, with eight independent accumulators (enough to cover the add
+ * latency, so loads, not adds, bound the loop). Returns the sum so the reads cannot be dropped.
  */
 export function streamRead(ptr: usize, bytes: usize, reps: u32): f32 {
-  const end = ptr + (bytes & ~(<usize> 63));
+  const end = ptr + (bytes & ~(<usize>127));
+  const tail = (bytes & 64) != 0;
   let s0 = f32x4.splat(0);
-  let s1 = f32x4.splat(0);
-  let s2 = f32x4.splat(0);
-  let s3 = f32x4.splat(0);
+  let s1 = s0;
+  let s2 = s0;
+  let s3 = s0;
+  let s4 = s0;
+  let s5 = s0;
+  let s6 = s0;
+  let s7 = s0;
   for (let r: u32 = 0; r < reps; r++) {
-    for (let p = ptr; p < end; p += 64) {
+    for (let p = ptr; p < end; p += 128) {
       s0 = f32x4.add(s0, v128.load(p));
       s1 = f32x4.add(s1, v128.load(p, 16));
       s2 = f32x4.add(s2, v128.load(p, 32));
       s3 = f32x4.add(s3, v128.load(p, 48));
+      s4 = f32x4.add(s4, v128.load(p, 64));
+      s5 = f32x4.add(s5, v128.load(p, 80));
+      s6 = f32x4.add(s6, v128.load(p, 96));
+      s7 = f32x4.add(s7, v128.load(p, 112));
+    }
+    if (tail) {
+      s0 = f32x4.add(s0, v128.load(end));
+      s1 = f32x4.add(s1, v128.load(end, 16));
+      s2 = f32x4.add(s2, v128.load(end, 32));
+      s3 = f32x4.add(s3, v128.load(end, 48));
     }
   }
-  const t = f32x4.add(f32x4.add(s0, s1), f32x4.add(s2, s3));
+  const t = f32x4.add(
+    f32x4.add(f32x4.add(s0, s1), f32x4.add(s2, s3)),
+    f32x4.add(f32x4.add(s4, s5), f32x4.add(s6, s7)),
+  );
   return f32x4.extract_lane(t, 0) + f32x4.extract_lane(t, 1) + f32x4.extract_lane(t, 2) +
     f32x4.extract_lane(t, 3);
 }

@@ -58,17 +58,22 @@ interface Case {
   clamp: [number, number];
   /** Offset of C from a 16-byte boundary, in floats (0..3), to exercise unaligned rows. */
   cShift: number;
+  /** Fixed operand values instead of random ones. */
+  values?: { a: number; b: number; bias: number; nanAt?: number };
 }
 
 const GUARD = 64; // floats of sentinel before and after C, and after the scratch area
 const SENTINEL = 0x7fa5a5a5; // a NaN pattern no kernel result can equal bit for bit
 
 /** Runs one case on one module; throws on any mismatch. */
-function check(ex: GemmExports, { m, k, n, seed, withBias, clamp, cShift }: Case): void {
+function check(ex: GemmExports, { m, k, n, seed, withBias, clamp, cShift, values }: Case): void {
   const rand = rng(seed);
-  const a = Float32Array.from({ length: m * k }, () => rand() * 2 - 1);
-  const b = Float32Array.from({ length: k * n }, () => rand() * 2 - 1);
-  const bias = withBias ? Float32Array.from({ length: m }, () => rand() * 4 - 2) : null;
+  const a = Float32Array.from({ length: m * k }, () => values ? values.a : rand() * 2 - 1);
+  const b = Float32Array.from({ length: k * n }, () => values ? values.b : rand() * 2 - 1);
+  const bias = withBias
+    ? Float32Array.from({ length: m }, () => values ? values.bias : rand() * 4 - 2)
+    : null;
+  if (values?.nanAt !== undefined) a[values.nanAt] = NaN;
   // The kernel takes f32 bounds.
   const [minv, maxv] = clamp.map(Math.fround);
 
@@ -142,7 +147,12 @@ function check(ex: GemmExports, { m, k, n, seed, withBias, clamp, cShift }: Case
       const want = Math.min(Math.max(sum[j], minv), maxv);
       const got = out[pc / 4 + i * n + j];
       const tol = (k + 2) * eps * mag[j] + 1e-30;
-      if (!(Math.abs(got - want) <= tol)) {
+      // NaN must stay NaN; a zero must have the sign f32 min/max give it (which no summation
+      // order changes: a sum of zeros is -0 only if all are -0, an exact cancellation is +0).
+      const ok = Number.isNaN(want)
+        ? Number.isNaN(got)
+        : Math.abs(got - want) <= tol && !(got === 0 && want === 0 && !Object.is(got, want));
+      if (!ok) {
         assert.fail(`${where}: C[${i}][${j}] = ${got}, want ${want} (tolerance ${tol})`);
       }
     }
@@ -175,9 +185,13 @@ const caseArb: fc.Arbitrary<Case> = fc.record({
   cShift: fc.integer({ min: 0, max: 3 }),
 });
 
-// Large enough for k blocking (k > 256), column blocking (> 512 columns), both orientations
-// and every kind of tail.
+// Large enough for k blocking (k > 256), column blocking (> 512 columns), both orientations,
+// the dot-product path (relaxed: m >= 128, 8 <= n <= 128, k >= 256) and every kind of tail.
 const BIG: [number, number, number][] = [
+  [130, 258, 10],
+  [131, 256, 64],
+  [200, 300, 128],
+  [600, 40, 49],
   [64, 32, 300],
   [9, 600, 70],
   [70, 300, 49],
@@ -214,6 +228,37 @@ for (const flavour of FLAVOURS) {
     for (const [m, n] of [[1, 1], [3, 5], [9, 17]]) {
       check(ex, { m, k: 0, n, seed: 5, withBias: true, clamp: [-0.5, 0.75], cShift: 1 });
       check(ex, { m, k: 0, n, seed: 6, withBias: false, clamp: [0.25, 1], cShift: 2 });
+    }
+  });
+
+  Deno.test(`gemm kernel (${flavour}): signed zeros and NaN as f32 min/max have them`, () => {
+    // Shapes through every path: tiles, edges, one-row panels, transposed, k blocks, dot.
+    const shapes: [number, number, number][] = [
+      [8, 4, 16],
+      [5, 3, 7],
+      [9, 2, 16],
+      [16, 3, 5],
+      [16, 3, 49],
+      [40, 8, 9],
+      [6, 300, 9],
+      [130, 256, 10],
+    ];
+    for (const [m, k, n] of shapes) {
+      const base = { m, k, n, seed: 1, cShift: 0 };
+      // Products -0, bias -0: the sum is -0, which max with +0 turns into +0.
+      const negZero = { a: 0, b: -1, bias: -0 };
+      check(ex, { ...base, withBias: true, clamp: [-Infinity, Infinity], values: negZero });
+      check(ex, { ...base, withBias: true, clamp: [0, 6], values: negZero });
+      check(ex, { ...base, withBias: true, clamp: [-0, 6], values: negZero });
+      // Sum +0, and min with -0 gives -0.
+      const posZero = { a: 0, b: 1, bias: 0 };
+      check(ex, { ...base, withBias: true, clamp: [-Infinity, -0], values: posZero });
+      check(ex, { ...base, withBias: false, clamp: [-1, -0], values: posZero });
+      // A NaN in A spreads along its row whatever the clamp; a NaN bound makes everything NaN.
+      const nan = { a: 0.5, b: 0.25, bias: 1, nanAt: k > 0 ? k - 1 : undefined };
+      check(ex, { ...base, withBias: true, clamp: [0, 6], values: nan });
+      check(ex, { ...base, withBias: false, clamp: [NaN, 6], values: nan });
+      check(ex, { ...base, withBias: true, clamp: [0, NaN], values: nan });
     }
   });
 
