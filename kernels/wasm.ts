@@ -270,9 +270,10 @@ export function wasmBackend(instance: WebAssembly.Instance): Backend {
     if (count === 0) return y;
     return withOperands((temps) => {
       const xp = operand(x, "x", temps);
-      let yp: number;
-      if (resident) yp = live(out, "out").ptr;
-      else {
+      // A resident out that is also the input is computed aside and copied back.
+      const direct = resident && out !== x ? live(out, "out").ptr : 0;
+      let yp = direct;
+      if (direct === 0) {
         const yb = arena.alloc(count * 4);
         temps.push(yb);
         yp = yb.ptr;
@@ -294,7 +295,11 @@ export function wasmBackend(instance: WebAssembly.Instance): Backend {
           plan.max,
         );
       }
-      if (!resident) (y as Dense).data.set(new Float32Array(arena.buffer, yp, count));
+      const result = new Float32Array(arena.buffer, yp, count);
+      if (!resident) (y as Dense).data.set(result);
+      else if (direct === 0) {
+        new Float32Array(arena.buffer, live(out, "out").ptr, count).set(result);
+      }
       return y;
     });
   }
@@ -366,9 +371,10 @@ export function wasmBackend(instance: WebAssembly.Instance): Backend {
         temps.push(bb);
         biasp = bb.ptr;
       }
-      let cp: number;
-      if (resident) cp = live(y as Tensor, "options.out").ptr;
-      else {
+      // A resident out that is also an operand is computed aside and copied back.
+      const direct = resident && y !== a && y !== b ? live(y as Tensor, "options.out").ptr : 0;
+      let cp = direct;
+      if (direct === 0) {
         const cb = arena.alloc(m * n * 4);
         temps.push(cb);
         cp = cb.ptr;
@@ -376,7 +382,11 @@ export function wasmBackend(instance: WebAssembly.Instance): Backend {
       const scratch = arena.alloc(ex.gemmScratchBytes(m, k, n));
       temps.push(scratch);
       ex.gemm(m, k, n, ap, bp, biasp, cp, min, max, scratch.ptr);
-      if (!resident) (y as Dense).data.set(new Float32Array(arena.buffer, cp, m * n));
+      const result = new Float32Array(arena.buffer, cp, m * n);
+      if (!resident) (y as Dense).data.set(result);
+      else if (direct === 0) {
+        new Float32Array(arena.buffer, live(y as Tensor, "options.out").ptr, m * n).set(result);
+      }
       return y;
     });
   }

@@ -144,3 +144,20 @@ Deno.test("the allocator reuses, merges and refuses past the memory's maximum", 
   // Everything above the reused 64-byte block merged back into the top.
   assert.equal(arena.top, a.ptr + 64);
 });
+
+for (const backend of backends) {
+  Deno.test(`${backend.flavour}: a resident out may be the input tensor`, () => {
+    const sq = dense(3, 3, [1, 0, 0, 0, 0, 2, 0, 3, 0]);
+    const xs = dense(3, 37, Array.from({ length: 111 }, (_, i) => i % 5 - 2));
+    const want = conv1x1(packConv1x1(sq), xs, { backend });
+    using t = backend.upload(xs);
+    assert.equal(backend.conv1x1(packConv1x1(sq), t, t), t);
+    assert.deepEqual(t.read().data, want.data);
+    const a = dense(3, 3, [1, 2, 0, 0, 1, 0, 3, 0, 1]);
+    const wantG = gemm(a, xs, { backend });
+    using at = backend.upload(a);
+    using bt = backend.upload(xs);
+    assert.equal(backend.gemm(at, bt, { out: bt }), bt);
+    assert.deepEqual(bt.read().data, wantG.data);
+  });
+}
