@@ -5,6 +5,7 @@
 // Run `deno task build` first.
 import fc from "fast-check";
 import assert from "node:assert/strict";
+import { seededRandom } from "../testing.ts";
 
 const FLAVOURS = ["relaxed", "simd", "scalar"] as const;
 
@@ -37,17 +38,7 @@ async function load(flavour: string): Promise<GemmExports> {
   return ex;
 }
 
-/** Small deterministic PRNG (mulberry32) so big arrays need not come from fast-check. */
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const rng = seededRandom;
 
 interface Case {
   m: number;
