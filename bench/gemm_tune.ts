@@ -8,24 +8,9 @@
  *        [--dir as/build] [--shape m,k,n]...
  * @module
  */
+import type { Exports } from "../kernels/wasm.ts";
 
-interface Kernel {
-  memory: WebAssembly.Memory;
-  heapBase(): number;
-  gemm(
-    m: number,
-    k: number,
-    n: number,
-    a: number,
-    b: number,
-    bias: number,
-    c: number,
-    minv: number,
-    maxv: number,
-    scratch: number,
-  ): void;
-  gemmScratchBytes(m: number, k: number, n: number): number;
-}
+type Kernel = Pick<Exports, "memory" | "heapBase" | "gemm" | "gemmScratchBytes">;
 
 interface Probe {
   fmaPeak(iters: number): number;

@@ -16,17 +16,27 @@ export function destination(out: Dense | undefined, rows: number, cols: number):
   return out === undefined ? dense(rows, cols) : checkOut(out, rows, cols);
 }
 
-/** @internal Validated gemm arguments: shapes agree, bias and clamp are sane. */
+/**
+ * @internal Validated gemm operands: all Dense or all resident (then `out` is required),
+ * shapes agree, bias and clamp are sane; `y` is where the result goes.
+ */
 export function gemmArgs(
-  a: Dense,
-  b: Dense,
-  options: Omit<GemmOptions, "out">,
-  resident = false,
+  a: Dense | Tensor,
+  b: Dense | Tensor,
+  options: GemmOptions | ResidentGemmOptions,
 ): {
   bias: Float32Array | undefined;
   min: number;
   max: number;
+  y: Dense | Tensor;
 } {
+  const resident = isTensor(a);
+  if (resident !== isTensor(b) || resident !== isTensor(options.out)) {
+    throw new BackendError(
+      { argument: "options.out", value: options.out },
+      "a, b and out must all be Dense or all be resident tensors (out is required for tensors)",
+    );
+  }
   if (!resident) {
     checkDense("a", a);
     checkDense("b", b);
@@ -38,7 +48,53 @@ export function gemmArgs(
     ? undefined
     : toFloat32("options.bias", checkLength("options.bias", options.bias, a.rows));
   const { min, max } = checkClamp(options);
-  return { bias, min, max };
+  const m = a.rows, n = b.cols;
+  let y: Dense | Tensor;
+  if (resident) {
+    y = options.out as Tensor;
+    if (y.rows !== m || y.cols !== n) {
+      throw new ShapeError(
+        { argument: "options.out", value: `${y.rows}x${y.cols}` },
+        `expected shape ${m}x${n}`,
+      );
+    }
+  } else y = destination(options.out as Dense | undefined, m, n);
+  return { bias, min, max, y };
+}
+
+/**
+ * @internal Validated conv1x1 operands: both Dense or both resident, `x` has `plan.cin`
+ * rows; returns where the result goes (the resident `out`, the caller's Dense, or a fresh one).
+ */
+export function convDestination(
+  plan: Conv1x1Plan,
+  x: Dense | Tensor,
+  out: Dense | Tensor | undefined,
+): Dense | Tensor {
+  if (isTensor(x) !== isTensor(out)) {
+    throw new BackendError(
+      { argument: "out", value: out },
+      "x and out must both be Dense or both be resident tensors",
+    );
+  }
+  if (!isTensor(x)) {
+    checkActivation(plan, x);
+    return destination(out as Dense | undefined, plan.cout, x.cols);
+  }
+  if (x.rows !== plan.cin) {
+    throw new ShapeError(
+      { argument: "x.rows", value: x.rows },
+      `expected plan.cin = ${plan.cin} input channels`,
+    );
+  }
+  const o = out as Tensor;
+  if (o.rows !== plan.cout || o.cols !== x.cols) {
+    throw new ShapeError(
+      { argument: "out", value: `${o.rows}x${o.cols}` },
+      `expected shape ${plan.cout}x${x.cols}`,
+    );
+  }
+  return o;
 }
 
 /** @internal Unwraps a plan or prepared plan, checking it was prepared by `flavour`. */
@@ -170,38 +226,12 @@ function conv1x1(
 ): Dense | Tensor {
   const plan = unwrapPlan(p, "js");
   if (p === plan) checkPlan(plan);
-  if (isTensor(x) !== isTensor(out)) {
-    throw new BackendError(
-      { argument: "out", value: out },
-      "x and out must both be Dense or both be resident tensors",
-    );
-  }
-  if (isTensor(x)) {
-    const o = out as Tensor;
-    if (x.rows !== plan.cin) {
-      throw new ShapeError(
-        { argument: "x.rows", value: x.rows },
-        `expected plan.cin = ${plan.cin} input channels`,
-      );
-    }
-    if (o.rows !== plan.cout || o.cols !== x.cols) {
-      throw new ShapeError(
-        { argument: "out", value: `${o.rows}x${o.cols}` },
-        `expected shape ${plan.cout}x${x.cols}`,
-      );
-    }
-    const xd = tensorData(x, "x");
-    const yd = tensorData(o, "out");
-    const tmp = xd === yd ? new Float32Array(yd.length) : yd;
-    runPlan(plan, xd, x.cols, tmp);
-    if (tmp !== yd) yd.set(tmp);
-    return o;
-  }
-  checkActivation(plan, x);
-  const y = destination(out as Dense | undefined, plan.cout, x.cols);
-  const tmp = y.data === x.data ? new Float32Array(y.data.length) : y.data;
-  runPlan(plan, x.data, x.cols, tmp);
-  if (tmp !== y.data) y.data.set(tmp);
+  const y = convDestination(plan, x, out);
+  const xd = isTensor(x) ? tensorData(x, "x") : x.data;
+  const yd = isTensor(y) ? tensorData(y, "out") : y.data;
+  const tmp = xd === yd ? new Float32Array(yd.length) : yd;
+  runPlan(plan, xd, x.cols, tmp);
+  if (tmp !== yd) yd.set(tmp);
   return y;
 }
 
@@ -236,38 +266,18 @@ function gemm(
   b: Dense | Tensor,
   options: GemmOptions | ResidentGemmOptions = {},
 ): Dense | Tensor {
-  const resident = isTensor(a);
-  if (resident !== isTensor(b) || resident !== isTensor(options.out)) {
-    throw new BackendError(
-      { argument: "options.out", value: options.out },
-      "a, b and out must all be Dense or all be resident tensors (out is required for tensors)",
-    );
-  }
-  const { bias, min, max } = gemmArgs(a as Dense, b as Dense, options, resident);
-  const m = a.rows, k = a.cols, n = b.cols;
-  if (resident) {
-    const out = options.out as Tensor;
-    if (out.rows !== m || out.cols !== n) {
-      throw new ShapeError(
-        { argument: "options.out", value: `${out.rows}x${out.cols}` },
-        `expected shape ${m}x${n}`,
-      );
-    }
-    const res = denseGemm(
-      tensorData(a as Tensor, "a"),
-      tensorData(b as Tensor, "b"),
-      m,
-      k,
-      n,
-      bias,
-      min,
-      max,
-    );
-    tensorData(out, "options.out").set(res);
-    return out;
-  }
-  const y = destination(options.out as Dense | undefined, m, n);
-  y.data.set(denseGemm((a as Dense).data, (b as Dense).data, m, k, n, bias, min, max));
+  const { bias, min, max, y } = gemmArgs(a, b, options);
+  const res = denseGemm(
+    isTensor(a) ? tensorData(a, "a") : a.data,
+    isTensor(b) ? tensorData(b, "b") : b.data,
+    a.rows,
+    a.cols,
+    b.cols,
+    bias,
+    min,
+    max,
+  );
+  (isTensor(y) ? tensorData(y, "options.out") : y.data).set(res);
   return y;
 }
 

@@ -14,14 +14,17 @@ import type {
 import { checkCsr, type Csr } from "./csr.ts";
 import { checkDense, type Dense } from "./dense.ts";
 import { BackendError, ShapeError } from "./errors.ts";
-import { destination, gemmArgs, isTensor, unwrapPlan } from "./js.ts";
+import { convDestination, destination, gemmArgs, isTensor, unwrapPlan } from "./js.ts";
 import { Arena, type Block } from "./memory.ts";
-import { checkActivation, type Conv1x1Plan, packConv1x1, type PlanSection } from "./pack.ts";
+import { type Conv1x1Plan, packConv1x1, type PlanSection } from "./pack.ts";
 import { checkPlan } from "./plan_check.ts";
 import { checkProduct, checkSize } from "./validate.ts";
 
-/** The exports of as/index.ts. */
-interface Exports {
+/**
+ * The exports of as/index.ts (the kernel module), as the host sees them.
+ * @internal Shared with the kernel-level tests and tuning harnesses.
+ */
+export interface Exports {
   memory: WebAssembly.Memory;
   heapBase(): number;
   flavour(): number;
@@ -244,34 +247,15 @@ export function wasmBackend(instance: WebAssembly.Instance): Backend {
     x: Dense | Tensor,
     out: Dense | Tensor | undefined,
   ): Dense | Tensor {
-    if (!isTensor(x)) checkActivation(plan, x);
-    else if (x.rows !== plan.cin) {
-      throw new ShapeError(
-        { argument: "x.rows", value: x.rows },
-        `expected plan.cin = ${plan.cin} input channels`,
-      );
-    }
+    const y = convDestination(plan, x, out);
     const pixels = x.cols;
-    if (isTensor(x) !== isTensor(out)) {
-      throw new BackendError(
-        { argument: "out", value: out },
-        "x and out must both be Dense or both be resident tensors",
-      );
-    }
-    const resident = isTensor(out);
-    if (resident && (out.rows !== plan.cout || out.cols !== pixels)) {
-      throw new ShapeError(
-        { argument: "out", value: `${out.rows}x${out.cols}` },
-        `expected shape ${plan.cout}x${pixels}`,
-      );
-    }
-    const y = resident ? out : destination(out as Dense | undefined, plan.cout, pixels);
+    const resident = isTensor(y);
     const count = plan.cout * pixels;
     if (count === 0) return y;
     return withOperands((temps) => {
       const xp = operand(x, "x", temps);
       // A resident out that is also the input is computed aside and copied back.
-      const direct = resident && out !== x ? live(out, "out").ptr : 0;
+      const direct = isTensor(y) && y !== x ? live(y, "out").ptr : 0;
       let yp = direct;
       if (direct === 0) {
         const yb = arena.alloc(count * 4);
@@ -298,7 +282,7 @@ export function wasmBackend(instance: WebAssembly.Instance): Backend {
       const result = new Float32Array(arena.buffer, yp, count);
       if (!resident) (y as Dense).data.set(result);
       else if (direct === 0) {
-        new Float32Array(arena.buffer, live(out, "out").ptr, count).set(result);
+        new Float32Array(arena.buffer, live(y as Tensor, "out").ptr, count).set(result);
       }
       return y;
     });
@@ -340,27 +324,9 @@ export function wasmBackend(instance: WebAssembly.Instance): Backend {
     b: Dense | Tensor,
     options: GemmOptions | ResidentGemmOptions = {},
   ): Dense | Tensor {
-    const resident = isTensor(a);
-    if (resident !== isTensor(b) || resident !== isTensor(options.out)) {
-      throw new BackendError(
-        { argument: "options.out", value: options.out },
-        "a, b and out must all be Dense or all be resident tensors (out is required for tensors)",
-      );
-    }
-    const { bias, min, max } = gemmArgs(a as Dense, b as Dense, options, resident);
+    const { bias, min, max, y } = gemmArgs(a, b, options);
+    const resident = isTensor(y);
     const m = a.rows, k = a.cols, n = b.cols;
-    if (resident) {
-      const out = options.out as Tensor;
-      if (out.rows !== m || out.cols !== n) {
-        throw new ShapeError(
-          { argument: "options.out", value: `${out.rows}x${out.cols}` },
-          `expected shape ${m}x${n}`,
-        );
-      }
-    }
-    const y = resident
-      ? options.out as Tensor
-      : destination(options.out as Dense | undefined, m, n);
     if (m * n === 0) return y;
     return withOperands((temps) => {
       const ap = operand(a, "a", temps);

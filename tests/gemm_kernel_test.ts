@@ -5,28 +5,14 @@
 // Run `deno task build` first.
 import fc from "fast-check";
 import assert from "node:assert/strict";
+import type { Exports } from "../kernels/wasm.ts";
 import { seededRandom } from "../testing.ts";
 
 const FLAVOURS = ["relaxed", "simd", "scalar"] as const;
 
-interface GemmExports {
-  memory: WebAssembly.Memory;
-  heapBase(): number;
-  gemm(
-    m: number,
-    k: number,
-    n: number,
-    a: number,
-    b: number,
-    bias: number,
-    c: number,
-    minv: number,
-    maxv: number,
-    scratch: number,
-  ): void;
-  gemmScratchBytes(m: number, k: number, n: number): number;
+type GemmExports = Pick<Exports, "memory" | "heapBase" | "gemm" | "gemmScratchBytes"> & {
   _initialize?: () => void;
-}
+};
 
 async function load(flavour: string): Promise<GemmExports> {
   const bytes = await Deno.readFile(
