@@ -30,6 +30,7 @@ export type {
 } from "./kernels/backend.ts";
 export { FLAVOURS } from "./kernels/backend.ts";
 export { conv1x1, type Conv1x1Options } from "./kernels/conv.ts";
+export { conv2d, type Conv2dOptions } from "./kernels/conv2d.ts";
 export {
   type Csr,
   csr,
@@ -41,6 +42,7 @@ export {
   nnz,
 } from "./kernels/csr.ts";
 export { type Dense, dense } from "./kernels/dense.ts";
+export { depthwise, type DepthwiseOptions } from "./kernels/depthwise.ts";
 export {
   BackendError,
   type ErrorDetails,
@@ -67,13 +69,28 @@ export {
   type PackOptions,
   type PlanSection,
 } from "./kernels/pack.ts";
+export { add, type AddOptions, globalAvgPool, type PoolOptions } from "./kernels/pool.ts";
 export {
   pruneBlocks,
   type PruneBlocksOptions,
   pruneMagnitude,
   type PruneMagnitudeOptions,
 } from "./kernels/prune.ts";
+export {
+  referenceAdd,
+  referenceConv2d,
+  referenceDepthwise,
+  referenceGlobalAvgPool,
+} from "./kernels/reference/chw.ts";
 export { referenceConv1x1 } from "./kernels/reference/conv1x1.ts";
 export { referenceGemm, type ReferenceOptions } from "./kernels/reference/gemm.ts";
+export {
+  type Padding,
+  type Padding4,
+  resolvePadding,
+  resolveWindow,
+  type Window,
+  type WindowOptions,
+} from "./kernels/spatial.ts";
 export { spmm, type SpmmOptions } from "./kernels/spmm.ts";
 export type { NumberArray } from "./kernels/validate.ts";

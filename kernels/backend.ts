@@ -6,6 +6,7 @@
 import type { Csr } from "./csr.ts";
 import type { Dense } from "./dense.ts";
 import type { Conv1x1Plan } from "./pack.ts";
+import type { Window } from "./spatial.ts";
 import type { NumberArray } from "./validate.ts";
 
 /**
@@ -95,4 +96,40 @@ export interface Backend {
   gemm(a: Dense, b: Dense, options?: GemmOptions): Dense;
   /** Dense product between resident tensors (`out` required in the options). Returns `out`. */
   gemm(a: Tensor, b: Tensor, options: ResidentGemmOptions): Tensor;
+  /**
+   * Depthwise convolution between resident tensors, see {@link depthwise}: `x` is
+   * `[channels x batch*height*width]`, `weights` `[channels x kernel*kernel]` (row-major
+   * window per channel), `bias` `[channels x 1]` or undefined, `out`
+   * `[channels x batch*outHeight*outWidth]`. Returns `out`, which must not be `x`.
+   */
+  depthwise(
+    x: Tensor,
+    weights: Tensor,
+    bias: Tensor | undefined,
+    out: Tensor,
+    window: Window,
+  ): Tensor;
+  /**
+   * Full convolution of HWC images into CHW between resident tensors, see {@link conv2d}: `x`
+   * is `[batch x height*width*channels]`, `weights` `[cout x kernel*kernel*channels]` (for
+   * each output channel: row, column, input channel), `bias` `[cout x 1]` or undefined, `out`
+   * `[cout x batch*outHeight*outWidth]`. Returns `out`.
+   */
+  conv2d(
+    x: Tensor,
+    weights: Tensor,
+    bias: Tensor | undefined,
+    out: Tensor,
+    window: Window,
+  ): Tensor;
+  /**
+   * Global average pooling between resident tensors: `x` `[channels x batch*pixels]` to `out`
+   * `[channels x batch]`, see {@link globalAvgPool}. Returns `out`.
+   */
+  globalAvgPool(x: Tensor, out: Tensor, batch: number): Tensor;
+  /**
+   * Elementwise `out = clamp(a + b, min, max)` between resident tensors of one shape, see
+   * {@link add}; `out` may be `a` or `b`. Returns `out`.
+   */
+  add(a: Tensor, b: Tensor, out: Tensor, min: number, max: number): Tensor;
 }

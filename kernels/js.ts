@@ -6,9 +6,17 @@
 import type { Backend, GemmOptions, PreparedPlan, ResidentGemmOptions, Tensor } from "./backend.ts";
 import { checkCsr, type Csr } from "./csr.ts";
 import { checkDense, checkOut, type Dense, dense } from "./dense.ts";
+import { addJs, conv2dJs, depthwiseJs, globalAvgPoolJs } from "./chw_js.ts";
 import { BackendError, ShapeError } from "./errors.ts";
 import { checkActivation, type Conv1x1Plan, packConv1x1 } from "./pack.ts";
 import { checkPlan } from "./plan_check.ts";
+import {
+  checkAddArgs,
+  checkConv2dArgs,
+  checkDepthwiseArgs,
+  checkPoolArgs,
+  type Window,
+} from "./spatial.ts";
 import { checkClamp, checkLength, checkProduct, checkSize, toFloat32 } from "./validate.ts";
 
 /** @internal Resolves the destination of a result: the caller's `out`, checked, or a fresh Dense. */
@@ -314,4 +322,47 @@ export const jsBackend: Backend = Object.freeze({
     return conv1x1(packConv1x1(a, { blockSize: 1 }), b, out);
   },
   gemm,
+  depthwise(x: Tensor, weights: Tensor, bias: Tensor | undefined, out: Tensor, w: Window) {
+    checkDepthwiseArgs(x, weights, bias, out, w);
+    depthwiseJs(
+      tensorData(x, "x"),
+      tensorData(weights, "weights"),
+      bias === undefined ? undefined : tensorData(bias, "bias"),
+      tensorData(out, "out"),
+      x.rows,
+      w,
+    );
+    return out;
+  },
+  conv2d(x: Tensor, weights: Tensor, bias: Tensor | undefined, out: Tensor, w: Window) {
+    const cin = checkConv2dArgs(x, weights, bias, out, w);
+    const xd = tensorData(x, "x");
+    const yd = tensorData(out, "out");
+    const tmp = xd === yd ? new Float32Array(yd.length) : yd;
+    conv2dJs(
+      xd,
+      tensorData(weights, "weights"),
+      bias === undefined ? undefined : tensorData(bias, "bias"),
+      tmp,
+      weights.rows,
+      cin,
+      w,
+    );
+    if (tmp !== yd) yd.set(tmp);
+    return out;
+  },
+  globalAvgPool(x: Tensor, out: Tensor, batch: number) {
+    const pixels = checkPoolArgs(x, out, batch);
+    const xd = tensorData(x, "x");
+    const yd = tensorData(out, "out");
+    const tmp = xd === yd ? new Float32Array(yd.length) : yd;
+    globalAvgPoolJs(xd, tmp, x.rows, batch, pixels);
+    if (tmp !== yd) yd.set(tmp);
+    return out;
+  },
+  add(a: Tensor, b: Tensor, out: Tensor, min: number, max: number) {
+    checkAddArgs(a, b, out, min, max);
+    addJs(tensorData(a, "a"), tensorData(b, "b"), tensorData(out, "out"), min, max);
+    return out;
+  },
 });
