@@ -171,3 +171,45 @@ export class BackendError extends Error {
     this.value = details.value;
   }
 }
+
+/**
+ * A network spec or its weights are wrong: an unknown layer kind, a layer whose input does
+ * not fit the layer before it, a residual add between different shapes, a missing or
+ * misshapen weight. `layer` names the layer (and `index` is its position in `spec.layers`).
+ *
+ * @example A layer kind the runner does not know
+ * ```ts
+ * import { compileNetwork, SpecError } from "@sparsekit/core";
+ * import assert from "node:assert/strict";
+ *
+ * const spec = { input: { height: 4, width: 4, channels: 3 }, layers: [{ kind: "maxPool", name: "pool" }] };
+ * // deno-lint-ignore no-explicit-any
+ * assert.throws(() => compileNetwork(spec as any, new Map()), (e) => e instanceof SpecError && e.layer === "pool");
+ * ```
+ */
+export class SpecError extends TypeError {
+  /** The name of the field at fault, e.g. `"layers[3].stride"` or a weight name. */
+  readonly argument: string;
+  /** The name of the layer at fault, if any. */
+  readonly layer: string | undefined;
+  /** The position of the layer in `spec.layers`, if any. */
+  readonly index: number | undefined;
+  /** The bad value, if any. */
+  readonly value: unknown;
+  /**
+   * Makes the error; the message is composed from the details.
+   * @param details what was bad, and in which layer
+   * @param message what was expected
+   */
+  constructor(details: ErrorDetails & { readonly layer?: string }, message: string) {
+    super(
+      (details.layer === undefined ? "" : `layer "${details.layer}": `) +
+        compose({ ...details, index: undefined }, message),
+    );
+    this.name = "SpecError";
+    this.argument = details.argument;
+    this.layer = details.layer;
+    this.index = details.index;
+    this.value = details.value;
+  }
+}
