@@ -18,6 +18,7 @@
  * ```
  * @module
  */
+import { seededRandom } from "./kernels/random.ts";
 import fc, { type Arbitrary } from "fast-check";
 import { type Csr, csrFromDense } from "./kernels/csr.ts";
 import { type Dense, dense } from "./kernels/dense.ts";
@@ -293,29 +294,4 @@ export function assertWithinBound(got: Dense, want: Dense, bound: Dense, terms: 
   }
 }
 
-/**
- * A small seeded generator of uniform numbers in `[0, 1)` (mulberry32): one seed reproduces a
- * whole matrix, so large test and benchmark data need not come from fast-check.
- *
- * @param seed any integer
- * @returns a function giving the next number of the sequence
- *
- * @example
- * ```ts
- * import { seededRandom } from "@sparsekit/core/testing";
- * import assert from "node:assert/strict";
- *
- * const a = seededRandom(7), b = seededRandom(7);
- * assert.equal(a(), b());
- * ```
- */
-export function seededRandom(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { seededRandom } from "./kernels/random.ts";

@@ -1,0 +1,282 @@
+/**
+ * The CHW network runner: a spec and its weights compile once into a {@link Network} that
+ * holds every layer's Plan (or dense weights) and every activation in the backend's memory;
+ * `run(input)` then copies the images in, runs the layers with no copies between them, and
+ * copies the result out.
+ * @module
+ */
+import type { Backend, PreparedPlan, Tensor } from "./backend.ts";
+import type { Dense } from "./dense.ts";
+import { SpecError } from "./errors.ts";
+import { jsBackend } from "./js.ts";
+import {
+  batchMajor,
+  endsPooled,
+  inferShapes,
+  type LayerShape,
+  type NetworkSpec,
+} from "./network.ts";
+import { layerWeights } from "./network_weights.ts";
+import { type BlockSize, packConv1x1 } from "./pack.ts";
+import type { Window } from "./spatial.ts";
+import { checkLength, checkSize, type NumberArray, toFloat32 } from "./validate.ts";
+import type { WeightMap } from "./weights.ts";
+
+/** Options of {@link compileNetwork}. */
+export interface CompileOptions {
+  /** The backend to run on; default the TypeScript backend (pass one from `init()`). */
+  readonly backend?: Backend;
+  /** Images per run; default 1. */
+  readonly batch?: number;
+  /**
+   * How the 1x1 convolutions and fully connected layers run: `"sparse"` (packed plans),
+   * `"dense"` (the dense GEMM), or `"auto"` (default): sparse where at most
+   * {@link SPARSE_DENSITY_LIMIT} of the weights are nonzero.
+   */
+  readonly mode?: "auto" | "sparse" | "dense";
+  /** Output-channel block size of the sparse plans; default `"auto"` (see `packConv1x1`). */
+  readonly blockSize?: BlockSize | "auto";
+}
+
+/** Above this fraction of nonzero weights, `mode: "auto"` runs a layer on the dense GEMM. */
+export const SPARSE_DENSITY_LIMIT = 0.5;
+
+/** One layer's share of a profiled run. */
+export interface LayerTime {
+  /** The layer's name. */
+  readonly name: string;
+  /** Its kind. */
+  readonly kind: string;
+  /** How it ran: `"sparse"`, `"dense"`, or the kind for the other layers. */
+  readonly path: string;
+  /** Milliseconds it took. */
+  readonly ms: number;
+}
+
+/**
+ * A compiled network. `run` is a pure function of its input; the network owns backend memory
+ * until `dispose()` (or a `using` declaration).
+ */
+export interface Network extends Disposable {
+  /** The spec it was compiled from. */
+  readonly spec: NetworkSpec;
+  /** The backend it runs on. */
+  readonly backend: Backend;
+  /** Images per run. */
+  readonly batch: number;
+  /** Every layer's checked shape. */
+  readonly shapes: readonly LayerShape[];
+  /** How each layer runs (`"sparse"`, `"dense"`, or its kind), in order. */
+  readonly paths: readonly string[];
+  /** Whether `dispose()` has been called. */
+  readonly disposed: boolean;
+  /**
+   * Runs the network on `batch` HWC images laid end to end
+   * (`batch * height * width * channels` values). A network that ends pooled returns
+   * `[batch x features]` (one row per image, e.g. the logits); otherwise the last CHW
+   * activation `[channels x batch*height*width]`.
+   */
+  run(input: NumberArray | Dense): Dense;
+  /**
+   * Runs the network and returns every layer's output, `[channels x batch*height*width]`
+   * (copied out after each layer; for checking and debugging, see `compareLayers`).
+   */
+  trace(input: NumberArray | Dense): Dense[];
+  /** Like `run`, and times every layer. */
+  profile(input: NumberArray | Dense): { output: Dense; layers: LayerTime[] };
+  /** Frees the backend memory. Idempotent. */
+  dispose(): void;
+}
+
+interface Step {
+  readonly shape: LayerShape;
+  readonly path: string;
+  readonly out: Tensor;
+  readonly run: (x: Tensor) => void;
+}
+
+function withBatch(w: Window, batch: number): Window {
+  return Object.freeze({ ...w, batch });
+}
+
+/**
+ * Compiles a spec and its weights for a backend: every layer's weights are checked,
+ * converted, packed (sparse 1x1 and fully connected layers) and copied into the backend's
+ * memory once, and every activation gets its buffer.
+ *
+ * @param spec the network
+ * @param weights TensorFlow-layout weights by name (see {@link WeightNames}); for example from
+ *   `randomWeights`, `pruneNetwork` or `loadTfjsWeights`
+ * @throws {SpecError} naming the layer, for a bad spec or a missing or misshapen weight
+ *
+ * @example A small sparse network on the best backend of this host
+ * ```ts
+ * import { compileNetwork, init, pruneNetwork, randomWeights } from "@sparsekit/core";
+ * import assert from "node:assert/strict";
+ *
+ * const spec = {
+ *   input: { height: 8, width: 8, channels: 3 },
+ *   layers: [
+ *     { kind: "conv2d", name: "stem", outChannels: 16, stride: 2, activation: "relu6" },
+ *     { kind: "depthwise", name: "dw", activation: "relu6" },
+ *     { kind: "conv1x1", name: "pw", outChannels: 32, activation: "relu6" },
+ *     { kind: "globalAvgPool", name: "pool" },
+ *     { kind: "fullyConnected", name: "fc", units: 10 },
+ *   ],
+ * } as const;
+ * const weights = pruneNetwork(spec, randomWeights(spec, 7), { sparsity: 0.9 });
+ * using net = compileNetwork(spec, weights, { backend: await init() });
+ * const logits = net.run(new Float32Array(8 * 8 * 3).fill(0.5));
+ * assert.equal(logits.rows, 1);
+ * assert.equal(logits.cols, 10);
+ * assert.deepEqual(net.paths, ["conv2d", "depthwise", "sparse", "globalAvgPool", "sparse"]);
+ * ```
+ */
+export function compileNetwork(
+  spec: NetworkSpec,
+  weights: WeightMap,
+  options: CompileOptions = {},
+): Network {
+  const shapes = inferShapes(spec);
+  if (!(weights instanceof Map)) {
+    throw new SpecError({ argument: "weights", value: weights }, "expected a Map of weights");
+  }
+  const backend = options.backend ?? jsBackend;
+  const batch = checkSize("options.batch", options.batch ?? 1);
+  const mode = options.mode ?? "auto";
+  if (!["auto", "sparse", "dense"].includes(mode)) {
+    throw new SpecError(
+      { argument: "options.mode", value: mode },
+      'expected "auto", "sparse" or "dense"',
+    );
+  }
+  const { height, width, channels } = spec.input;
+  const owned: { dispose(): void }[] = [];
+  const own = <T extends { dispose(): void }>(v: T): T => {
+    owned.push(v);
+    return v;
+  };
+  const steps: Step[] = [];
+  try {
+    for (const s of shapes) {
+      const lw = layerWeights(s, weights);
+      const out = own(backend.alloc(s.cout, batch * s.height * s.width));
+      const where = { layer: s.layer.name, index: s.index };
+      let path: string = s.layer.kind;
+      let run: (x: Tensor) => void;
+      switch (s.layer.kind) {
+        case "conv2d":
+        case "depthwise": {
+          const w = own(backend.upload(lw!.kernel));
+          const b = own(backend.upload({ rows: s.cout, cols: 1, data: lw!.bias }));
+          const window = withBatch({ ...s.window!, min: s.min, max: s.max }, batch);
+          run = s.layer.kind === "conv2d"
+            ? (x) => backend.conv2d(x, w, b, out, window)
+            : (x) => backend.depthwise(x, w, b, out, window);
+          break;
+        }
+        case "conv1x1":
+        case "fullyConnected": {
+          const k = lw!.kernel;
+          let nonzero = 0;
+          for (let i = 0; i < k.data.length; i++) if (k.data[i] !== 0) nonzero++;
+          const sparse = mode === "sparse" ||
+            (mode === "auto" && nonzero <= SPARSE_DENSITY_LIMIT * k.data.length);
+          const clamp = { min: s.min, max: s.max };
+          if (sparse) {
+            path = "sparse";
+            const plan: PreparedPlan = own(backend.prepare(
+              packConv1x1(k, { ...clamp, bias: lw!.bias, blockSize: options.blockSize }),
+            ));
+            run = (x) => backend.conv1x1(plan, x, out);
+          } else {
+            path = "dense";
+            const w = own(backend.upload(k));
+            const gemmOptions = { ...clamp, bias: lw!.bias, out };
+            run = (x) => backend.gemm(w, x, gemmOptions);
+          }
+          break;
+        }
+        case "globalAvgPool":
+          run = (x) => backend.globalAvgPool(x, out, batch);
+          break;
+        case "add": {
+          const other = steps[s.from!].out;
+          run = (x) => backend.add(x, other, out, s.min, s.max);
+          break;
+        }
+        default:
+          throw new SpecError({ ...where, argument: "kind" }, "unknown");
+      }
+      steps.push({ shape: s, path, out, run });
+    }
+  } catch (e) {
+    for (const o of owned) o.dispose();
+    throw e;
+  }
+
+  const pooled = endsPooled(shapes);
+  const inputLength = batch * height * width * channels;
+  let disposed = false;
+
+  function execute(input: NumberArray | Dense, times?: LayerTime[], trace?: Dense[]): Dense {
+    if (disposed) {
+      throw new SpecError({ argument: "network", value: "disposed" }, "this network was disposed");
+    }
+    const data = input !== null && typeof input === "object" && "data" in input &&
+        "rows" in input
+      ? input.data
+      : input as NumberArray;
+    const images = toFloat32("input", checkLength("input", data, inputLength));
+    using x = backend.upload({ rows: batch, cols: height * width * channels, data: images });
+    let prev: Tensor = x;
+    for (const step of steps) {
+      const t0 = times === undefined ? 0 : performance.now();
+      step.run(prev);
+      if (times !== undefined) {
+        times.push({
+          name: step.shape.layer.name,
+          kind: step.shape.layer.kind,
+          path: step.path,
+          ms: performance.now() - t0,
+        });
+      }
+      prev = step.out;
+      trace?.push(prev.read());
+    }
+    if (trace !== undefined) return prev.read();
+    const y = prev.read();
+    return pooled ? batchMajor(y, batch) : y;
+  }
+
+  const network: Network = {
+    spec,
+    backend,
+    batch,
+    shapes,
+    paths: Object.freeze(steps.map((s) => s.path)),
+    get disposed() {
+      return disposed;
+    },
+    run: (input) => execute(input),
+    trace(input) {
+      const all: Dense[] = [];
+      execute(input, undefined, all);
+      return all;
+    },
+    profile(input) {
+      const layers: LayerTime[] = [];
+      const output = execute(input, layers);
+      return { output, layers };
+    },
+    dispose() {
+      if (disposed) return;
+      disposed = true;
+      for (const o of owned) o.dispose();
+    },
+    [Symbol.dispose]() {
+      network.dispose();
+    },
+  };
+  return Object.freeze(network);
+}
