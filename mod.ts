@@ -94,3 +94,24 @@ export {
 } from "./kernels/spatial.ts";
 export { spmm, type SpmmOptions } from "./kernels/spmm.ts";
 export type { NumberArray } from "./kernels/validate.ts";
+export {
+  decodeTfjsModel,
+  decodeTfjsWeights,
+  type EncodedTfjsWeights,
+  type EncodeTfjsOptions,
+  encodeTfjsWeights,
+  loadTfjsWeights,
+  saveTfjsWeights,
+  type ShardReader,
+  TFJS_SHARD_BYTES,
+  type TfjsDtype,
+  type TfjsModelJson,
+  type TfjsQuantization,
+  type TfjsQuantizationDtype,
+  type TfjsShard,
+  type TfjsWeightEntry,
+  type TfjsWeightGroup,
+  type TfjsWeightsManifest,
+  type Weight,
+  type WeightMap,
+} from "./kernels/weights.ts";
