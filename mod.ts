@@ -48,11 +48,32 @@ export {
   type ErrorDetails,
   ShapeError,
   SparseFormatError,
+  SpecError,
   ValueError,
 } from "./kernels/errors.ts";
 export { gemm, type GemmCallOptions } from "./kernels/gemm.ts";
 export { init, type InitOptions, supportedFlavours } from "./kernels/init.ts";
 export { jsBackend } from "./kernels/js.ts";
+export { type MobileNetOptions, mobileNetV1, mobileNetV2 } from "./kernels/mobilenet.ts";
+export {
+  type Activation,
+  type AddLayer,
+  type Conv1x1Layer,
+  type Conv2dLayer,
+  type DepthwiseLayer,
+  type FullyConnectedLayer,
+  type GlobalAvgPoolLayer,
+  inferShapes,
+  type LayerShape,
+  type LayerSpec,
+  type NetworkSpec,
+  type WeightNames,
+} from "./kernels/network.ts";
+export {
+  pruneNetwork,
+  type PruneNetworkOptions,
+  randomWeights,
+} from "./kernels/network_weights.ts";
 export {
   type MatrixMarketField,
   type MatrixMarketSymmetry,
@@ -83,6 +104,22 @@ export {
   referenceGlobalAvgPool,
 } from "./kernels/reference/chw.ts";
 export { referenceConv1x1 } from "./kernels/reference/conv1x1.ts";
+export {
+  compareLayers,
+  type LayerComparison,
+  type ReferenceLayer,
+  referenceLayer,
+  referenceNetwork,
+  type ReferenceRun,
+} from "./kernels/reference/network.ts";
+export { seededNormal, seededRandom } from "./kernels/random.ts";
+export {
+  compileNetwork,
+  type CompileOptions,
+  type LayerTime,
+  type Network,
+  SPARSE_DENSITY_LIMIT,
+} from "./kernels/runner.ts";
 export { referenceGemm, type ReferenceOptions } from "./kernels/reference/gemm.ts";
 export {
   type Padding,

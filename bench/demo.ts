@@ -1,126 +1,83 @@
-// The layer sweep demo (deno task demo): every MobileNet v1 1x1 layer, sparse configurations
-// and dense GEMM on the best flavour, with a progress display, then a table and geometric means.
-import { init } from "../mod.ts";
-import {
-  CONFIGS,
-  geomean,
-  LAYERS,
-  measure,
-  type Measurement,
-  setupLayer,
-  type Workload,
-} from "./layers.ts";
-import { measureRoofline, type ProbeFlavour } from "./roofline.ts";
+// The demo (deno task demo): MobileNet v1 at 224x224 on the best backend of this host, dense,
+// 90% sparse unstructured and 90% sparse in 1x4 blocks, with a progress display; prints the
+// median latency, the speed-ups, a per-layer time breakdown, and how far each run is from the
+// dense reference network on the same weights.
+import { init, mobileNetV1 } from "../mod.ts";
+import { benchNetwork, type NetworkResult, VARIANTS } from "./network.ts";
 
 const encoder = new TextEncoder();
 const tty = Deno.stderr.isTerminal();
+const args = new Set(Deno.args);
+const quick = args.has("--quick");
 
-/** Redraws the bar in place on a terminal; elsewhere prints finished steps only, one a line. */
-function status(done: number, total: number, what: string, final = false, started = false): void {
-  if (tty) {
-    const width = 30;
-    const filled = Math.round((done / total) * width);
-    const bar = "#".repeat(filled) + ".".repeat(width - filled);
-    const line = `[${bar}] ${String(done).padStart(2)}/${total} ${what}`;
-    Deno.stderr.writeSync(encoder.encode(`\r\x1b[2K${line}${final ? "\n" : ""}`));
-  } else if (!started) {
-    Deno.stderr.writeSync(encoder.encode(`${done}/${total} ${what}\n`));
-  }
+/** Redraws the progress line on a terminal; elsewhere prints each step once. */
+function status(done: number, total: number, what: string, final = false): void {
+  const width = 24;
+  const bar = "#".repeat(Math.round((done / total) * width)).padEnd(width, ".");
+  const line = `[${bar}] ${done}/${total} ${what}`;
+  if (tty) Deno.stderr.writeSync(encoder.encode(`\r\x1b[2K${line}${final ? "\n" : ""}`));
+  else Deno.stderr.writeSync(encoder.encode(`${line}\n`));
 }
 
 const backend = await init();
-const flavour = backend.flavour;
-const probe: ProbeFlavour | undefined = flavour === "relaxed" || flavour === "simd"
-  ? flavour
-  : undefined;
-const total = LAYERS.length * (CONFIGS.length + 1) + (probe ? 1 : 0);
+const spec = mobileNetV1();
+const steps = VARIANTS.length * 2;
 let done = 0;
 const t0 = performance.now();
-
-let peak: number | undefined;
-if (probe) {
-  status(done, total, `measuring the ${probe} peak`, false, true);
-  peak = (await measureRoofline(probe, { quick: true })).peakGflops;
-  status(++done, total, `peak ${peak.toFixed(1)} GFLOP/s`);
+const results: NetworkResult[] = [];
+for (const v of VARIANTS) {
+  results.push(benchNetwork(backend, spec, v, {
+    budgetMs: quick ? 800 : 3000,
+    profileRuns: quick ? 5 : 15,
+    progress: (what) => status(done++, steps, what),
+  }));
 }
+status(steps, steps, `done in ${((performance.now() - t0) / 1000).toFixed(1)} s`, true);
 
-interface Row {
-  readonly work: Workload;
-  readonly time: Measurement;
-}
-
-const rows: Row[] = [];
-let denseKind = "gemm";
-for (const layer of LAYERS) {
-  using setup = setupLayer(backend, layer, CONFIGS);
-  for (const work of [setup.dense!, ...setup.sparse]) {
-    status(done, total, `${layer.name} ${work.config}`, false, true);
-    const time = measure(work.run, { warmupMs: 60, budgetMs: 150, maxSamples: 41 });
-    rows.push({ work, time });
-    if (work.denseKind) denseKind = work.denseKind;
-    status(++done, total, `${layer.name} ${work.config}`);
-  }
-}
-status(total, total, `done in ${((performance.now() - t0) / 1000).toFixed(1)} s`, true);
-
-const gflops = (w: Workload, s: number) => w.flops / s / 1e9;
-const denseOf = (layer: string) =>
-  rows.find((r) => r.work.layer.name === layer && r.work.config === "dense")!;
-
-function cell(s: string | number, n: number): string {
-  return String(s).padStart(n);
-}
-
-const header = [
-  "layer".padEnd(17),
-  "config".padEnd(6),
-  cell("time ms", 9),
-  cell("GFLOP/s", 8),
-  cell("dense-eq", 9),
-  cell("% peak", 7),
-  cell("vs dense", 9),
-].join(" ");
+const dense = results[0];
+const pad = (s: string | number, n: number) => String(s).padStart(n);
 console.log(
-  `\nsparsekit ${flavour} on ${navigator.hardwareConcurrency} CPUs, Deno ${Deno.version.deno}; ` +
-    `median times; dense = ${denseKind === "gemm" ? "wasm GEMM" : denseKind}` +
-    (peak ? `; peak ${peak.toFixed(1)} GFLOP/s` : ""),
+  `\n${spec.name}, 224x224, one image, one thread: sparsekit ${backend.flavour} on Deno ` +
+    `${Deno.version.deno} (median of ${Math.min(...results.map((r) => r.samples))}+ runs)\n`,
 );
-console.log(header);
-console.log("-".repeat(header.length));
-for (const { work, time } of rows) {
-  const s = time.median;
-  const eff = gflops(work, s);
-  const d = denseOf(work.layer.name).time.median;
-  console.log([
-    (work.config === "dense" ? work.layer.name : "").padEnd(17),
-    work.config.padEnd(6),
-    cell((s * 1e3).toFixed(3), 9),
-    cell(eff.toFixed(1), 8),
-    cell((work.denseFlops / s / 1e9).toFixed(1), 9),
-    cell(peak ? `${((eff / peak) * 100).toFixed(1)}%` : "–", 7),
-    cell(work.config === "dense" ? "1.00x" : `${(d / s).toFixed(2)}x`, 9),
-  ].join(" "));
-}
-
-console.log(`\ngeometric means over the ${LAYERS.length} layers`);
-console.log(header.replace("layer", "     ").replace("time ms", "       "));
-for (const id of ["dense", ...CONFIGS.map((c) => c.id)]) {
-  const rs = rows.filter((r) => r.work.config === id);
-  const eff = geomean(rs.map((r) => gflops(r.work, r.time.median)));
-  const deq = geomean(rs.map((r) => r.work.denseFlops / r.time.median / 1e9));
-  const speed = geomean(rs.map((r) => denseOf(r.work.layer.name).time.median / r.time.median));
-  console.log([
-    "".padEnd(17),
-    id.padEnd(6),
-    cell("", 9),
-    cell(eff.toFixed(1), 8),
-    cell(deq.toFixed(1), 9),
-    cell(peak ? `${((eff / peak) * 100).toFixed(1)}%` : "–", 7),
-    cell(`${speed.toFixed(2)}x`, 9),
-  ].join(" "));
+console.log(
+  `${"".padEnd(28)}${pad("median ms", 10)}${pad("min ms", 9)}${pad("speed-up", 10)}` +
+    `${pad("max diff", 10)}${pad("layer check", 13)}`,
+);
+for (const r of results) {
+  console.log(
+    `${r.label.padEnd(28)}${pad(r.medianMs.toFixed(2), 10)}${pad(r.minMs.toFixed(2), 9)}` +
+      `${pad(`${(dense.medianMs / r.medianMs).toFixed(2)}x`, 10)}` +
+      `${pad(r.relDiff === undefined ? "-" : r.relDiff.toExponential(1), 10)}` +
+      `${pad(r.maxRatio === undefined ? "-" : r.maxRatio <= 1 ? "ok" : "FAILED", 13)}`,
+  );
 }
 console.log(
-  "\nu70..u95: unstructured magnitude pruning; b4-90: 90% in 1x4 output-channel blocks. " +
-    "Effective GFLOP/s counts 2*nnz*HW; dense-eq counts 2*Cout*Cin*HW. " +
-    "Full report: deno task bench (docs/performance.md).",
+  "\nmax diff: largest |output - dense reference network| over the largest |reference logit|, " +
+    "same (pruned) weights.\nlayer check: every layer within its rounding bound against the " +
+    "reference applied to that layer's input (largest ratio " +
+    `${Math.max(...results.map((r) => r.maxRatio ?? 0)).toFixed(3)} of 1).`,
+);
+
+console.log("\nper-layer median ms (profiled runs)");
+console.log(
+  `${"layer".padEnd(26)}${"output".padStart(13)}` +
+    results.map((r) => pad(r.variant, 9)).join("") + pad("dense/u90", 11),
+);
+const sums = results.map(() => 0);
+dense.layers.forEach((l, i) => {
+  const cells = results.map((r, j) => {
+    sums[j] += r.layers[i].medianMs;
+    return pad(r.layers[i].medianMs.toFixed(3), 9);
+  });
+  const ratio = l.medianMs / results[1].layers[i].medianMs;
+  console.log(
+    `${`${l.name} (${l.kind === "conv1x1" ? "1x1" : l.kind})`.padEnd(26)}${pad(l.shape, 13)}` +
+      cells.join("") + pad(`${ratio.toFixed(2)}x`, 11),
+  );
+});
+console.log(`${"sum".padEnd(39)}${sums.map((s) => pad(s.toFixed(2), 9)).join("")}`);
+console.log(
+  "\nThe dense-vs-TensorFlow.js comparison and MobileNet v2 are in the full suite: " +
+    "deno task bench (docs/performance.md).",
 );

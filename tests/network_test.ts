@@ -5,6 +5,7 @@
 import fc from "fast-check";
 import assert from "node:assert/strict";
 import {
+  type Activation,
   type Backend,
   compareLayers,
   compileNetwork,
@@ -65,7 +66,7 @@ const specArb: fc.Arbitrary<NetworkSpec> = fc.record({
       stride: fc.constantFrom(1, 2),
       out: fc.integer({ min: 1, max: 12 }),
       residual: fc.boolean(),
-      activation: fc.constantFrom("none", "relu", "relu6", { min: -0.5, max: 0.75 }),
+      activation: fc.constantFrom<Activation>("none", "relu", "relu6", { min: -0.5, max: 0.75 }),
     }),
     { maxLength: 3 },
   ),

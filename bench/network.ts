@@ -1,0 +1,170 @@
+// End-to-end network benchmarks shared by the demo and the suite: MobileNet v1/v2 at 224,
+// dense, 90% unstructured and 90% in 1x4 blocks, with median latency, a per-layer breakdown,
+// and the check against the reference network.
+import {
+  type Backend,
+  compareLayers,
+  compileNetwork,
+  type Network,
+  type NetworkSpec,
+  pruneNetwork,
+  randomWeights,
+  referenceNetwork,
+  type Weight,
+} from "../mod.ts";
+import { measure, quantile } from "./layers.ts";
+
+/** One way of running a network. */
+export interface Variant {
+  /** Short id, used in the JSON and the report. */
+  readonly id: "dense" | "u90" | "b4-90";
+  /** Human label. */
+  readonly label: string;
+  /** How the 1x1 and fully connected layers run. */
+  readonly mode: "dense" | "sparse";
+  /** Pruning applied to the weights first, if any. */
+  readonly prune?: { readonly sparsity: number; readonly block: 1 | 4 };
+}
+
+/** Dense, 90% unstructured, 90% in 1x4 blocks. */
+export const VARIANTS: readonly Variant[] = Object.freeze([
+  { id: "dense", label: "dense (wasm GEMM 1x1)", mode: "dense" },
+  { id: "u90", label: "90% sparse, unstructured", mode: "sparse", prune: { sparsity: 0.9, block: 1 } },
+  { id: "b4-90", label: "90% sparse, 1x4 blocks", mode: "sparse", prune: { sparsity: 0.9, block: 4 } },
+]);
+
+/** One layer's median time in a variant. */
+export interface LayerResult {
+  readonly name: string;
+  readonly kind: string;
+  readonly path: string;
+  /** Output channels x height x width, e.g. "64x112x112". */
+  readonly shape: string;
+  readonly medianMs: number;
+}
+
+/** A variant's result. */
+export interface NetworkResult {
+  readonly network: string;
+  readonly variant: Variant["id"];
+  readonly label: string;
+  readonly medianMs: number;
+  readonly minMs: number;
+  readonly maxMs: number;
+  readonly samples: number;
+  readonly layers: LayerResult[];
+  /** Largest per-layer difference / bound ratio (at most 1 when every layer is right). */
+  readonly maxRatio?: number;
+  /** Largest |output - reference output| over the largest |reference output|. */
+  readonly relDiff?: number;
+}
+
+/** A deterministic image in [-1, 1). */
+export function image(spec: NetworkSpec, seed = 1): Float32Array {
+  let s = seed >>> 0;
+  const { height, width, channels } = spec.input;
+  return Float32Array.from({ length: height * width * channels }, () => {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    return s / 2 ** 31 - 1;
+  });
+}
+
+/** The weights of every variant of a spec, from one random draw. */
+export function variantWeights(spec: NetworkSpec, v: Variant, seed = 1): Map<string, Weight> {
+  const w = randomWeights(spec, seed);
+  return v.prune ? pruneNetwork(spec, w, v.prune) : w;
+}
+
+/** Options of {@link benchNetwork}. */
+export interface NetworkBenchOptions {
+  /** Time budget for latency samples, ms (default 3000). */
+  readonly budgetMs?: number;
+  /** Profiled runs for the per-layer medians (default 15). */
+  readonly profileRuns?: number;
+  /** Check every layer against the reference, and the output end to end (default true). */
+  readonly verify?: boolean;
+  /** Called with a line of progress. */
+  readonly progress?: (what: string) => void;
+}
+
+/** Latency and per-layer medians of one compiled network. */
+export function timeNetwork(
+  net: Network,
+  input: Float32Array,
+  options: NetworkBenchOptions = {},
+): Pick<NetworkResult, "medianMs" | "minMs" | "maxMs" | "samples" | "layers"> {
+  const m = measure(() => net.run(input), {
+    warmupMs: 300,
+    minSampleMs: 0,
+    minSamples: 9,
+    maxSamples: 61,
+    budgetMs: options.budgetMs ?? 3000,
+  });
+  const runs = options.profileRuns ?? 15;
+  const per: number[][] = net.shapes.map(() => []);
+  for (let r = 0; r < runs; r++) {
+    net.profile(input).layers.forEach((l, i) => per[i].push(l.ms));
+  }
+  const layers = net.shapes.map((s, i) => ({
+    name: s.layer.name,
+    kind: s.layer.kind,
+    path: net.paths[i],
+    shape: `${s.cout}x${s.height}x${s.width}`,
+    medianMs: quantile(per[i].sort((a, b) => a - b), 0.5),
+  }));
+  return {
+    medianMs: m.median * 1e3,
+    minMs: m.min * 1e3,
+    maxMs: m.max * 1e3,
+    samples: m.samples,
+    layers,
+  };
+}
+
+/** Compiles, times and (optionally) verifies one variant of a network. */
+export function benchNetwork(
+  backend: Backend,
+  spec: NetworkSpec,
+  v: Variant,
+  options: NetworkBenchOptions = {},
+): NetworkResult {
+  const weights = variantWeights(spec, v);
+  const input = image(spec);
+  using net = compileNetwork(spec, weights, { backend, mode: v.mode });
+  options.progress?.(`${spec.name} ${v.id}: timing`);
+  const timed = timeNetwork(net, input, options);
+  let maxRatio: number | undefined, relDiff: number | undefined;
+  if (options.verify ?? true) {
+    options.progress?.(`${spec.name} ${v.id}: checking against the reference`);
+    const trace = net.trace(input);
+    maxRatio = Math.max(...compareLayers(spec, weights, input, trace).map((l) => l.ratio));
+    const want = referenceNetwork(spec, weights, input).output.data;
+    const got = net.run(input).data;
+    let diff = 0, scale = 0;
+    for (let i = 0; i < want.length; i++) {
+      diff = Math.max(diff, Math.abs(got[i] - want[i]));
+      scale = Math.max(scale, Math.abs(want[i]));
+    }
+    relDiff = diff / scale;
+  }
+  return {
+    network: spec.name ?? "network",
+    variant: v.id,
+    label: v.label,
+    ...timed,
+    maxRatio,
+    relDiff,
+  };
+}
+
+/**
+ * The dense MobileNet v1 weights in the layout the tfjs harness takes (its classifier is a
+ * 1x1 convolution, `[1, 1, 1024, classes]`).
+ */
+export function tfjsWeights(spec: NetworkSpec, weights: ReadonlyMap<string, Weight>): Map<string, Weight> {
+  const out = new Map(weights);
+  const fc = spec.layers[spec.layers.length - 1];
+  const k = weights.get(`${fc.name}/kernel`)!;
+  out.set(`${fc.name}/kernel`, { shape: [1, 1, ...k.shape], data: k.data });
+  return out;
+}
