@@ -1,20 +1,41 @@
 // The saved benchmark suite (deno task bench): roofline probe, then every MobileNet v1 1x1 layer
-// and configuration per flavour, timed with benny, saved to bench/results/ and rendered.
+// and configuration per flavour, timed with benny; then MobileNet v1 and v2 end to end on the
+// best flavour (dense, 90% unstructured, 90% in 1x4 blocks) and the dense MobileNet v1 on
+// TensorFlow.js's wasm backend; saved to bench/results/ and rendered.
 //
 // Usage: deno task bench [--quick] [--flavour relaxed,simd,scalar] [--no-report]
+//                        [--networks-only] [--no-tfjs]
 import { add, configure, cycle, suite } from "benny";
 import os from "node:os";
-import { type Backend, init, supportedFlavours } from "../mod.ts";
+import {
+  type Backend,
+  compileNetwork,
+  init,
+  mobileNetV1,
+  mobileNetV2,
+  type NetworkSpec,
+  supportedFlavours,
+} from "../mod.ts";
 import {
   config,
   CONFIGS,
   geomean,
   LAYERS,
+  measure,
+  type MeasureOptions,
   setupLayer,
   type SparseConfig,
   warmUp,
   type Workload,
 } from "./layers.ts";
+import {
+  benchNetwork,
+  image,
+  type NetworkResult,
+  tfjsWeights,
+  VARIANTS,
+  variantWeights,
+} from "./network.ts";
 import {
   type BenchFlavour,
   type BenchResults,
@@ -22,7 +43,10 @@ import {
   type HostInfo,
   renderReport,
   type ResultRow,
+  type SavedNetworkResult,
+  type SavedNetworks,
   type SavedRoofline,
+  type SavedTfjsResult,
   type TargetResult,
   writeReport,
 } from "./report.ts";
@@ -38,22 +62,32 @@ export interface SuiteArgs {
   readonly flavours: readonly BenchFlavour[];
   /** Skip rendering the report. */
   readonly noReport: boolean;
+  /**
+   * Only the end-to-end networks (no roofline, no layer sweep); results to a *.tmp.json,
+   * latest.json and the page not written.
+   */
+  readonly networksOnly: boolean;
+  /** Skip the TensorFlow.js baseline. */
+  readonly noTfjs: boolean;
 }
 
 /**
- * Parses `--quick`, `--flavour a,b` (or `--flavour=a,b`, repeatable) and `--no-report`.
+ * Parses `--quick`, `--flavour a,b` (or `--flavour=a,b`, repeatable), `--no-report`,
+ * `--networks-only` and `--no-tfjs`.
  *
  * @param args the command-line arguments
  * @returns the options
  * @throws {RangeError} on an unknown option or flavour
  */
 export function parseArgs(args: readonly string[]): SuiteArgs {
-  let quick = false, noReport = false;
+  let quick = false, noReport = false, networksOnly = false, noTfjs = false;
   const flavours: BenchFlavour[] = [];
   for (let i = 0; i < args.length; i++) {
     const a = args[i];
     if (a === "--quick") quick = true;
     else if (a === "--no-report") noReport = true;
+    else if (a === "--networks-only") networksOnly = true;
+    else if (a === "--no-tfjs") noTfjs = true;
     else if (a === "--flavour" || a.startsWith("--flavour=")) {
       const v = a.includes("=") ? a.slice(a.indexOf("=") + 1) : args[++i];
       for (const f of (v ?? "").split(",").filter((s) => s !== "")) {
@@ -62,13 +96,23 @@ export function parseArgs(args: readonly string[]): SuiteArgs {
         }
         if (!flavours.includes(f as BenchFlavour)) flavours.push(f as BenchFlavour);
       }
-    } else throw new RangeError(`unknown option ${a} (try --quick, --flavour, --no-report)`);
+    } else {
+      throw new RangeError(
+        `unknown option ${a} (try --quick, --flavour, --no-report, --networks-only, --no-tfjs)`,
+      );
+    }
   }
   const supported = supportedFlavours();
   const chosen = (flavours.length > 0 ? flavours : ALL).filter((f) => supported.includes(f));
   if (chosen.length === 0) throw new RangeError("none of the flavours asked for runs on this host");
   // Best first, whatever the order on the command line.
-  return { quick, noReport, flavours: ALL.filter((f) => chosen.includes(f)) };
+  return {
+    quick,
+    noReport,
+    networksOnly,
+    noTfjs,
+    flavours: ALL.filter((f) => chosen.includes(f)),
+  };
 }
 
 function granted(desc: Deno.PermissionDescriptor): boolean {
@@ -309,6 +353,278 @@ export function analyse(
   return { rows, geomeans, targets };
 }
 
+/** How the networks are timed: the `measure` options `timeNetwork` (bench/network.ts) uses. */
+export function networkTiming(quick: boolean): SavedNetworks["timing"] {
+  return {
+    warmupMs: 300,
+    minSamples: 9,
+    maxSamples: 61,
+    budgetMs: quick ? 800 : 3000,
+    profileRuns: quick ? 5 : 15,
+  };
+}
+
+/** Largest |a - b| over the largest |b|. */
+function relativeDiff(a: Float32Array, b: Float32Array): number {
+  if (a.length !== b.length) return NaN;
+  let diff = 0, scale = 0;
+  for (let i = 0; i < a.length; i++) {
+    diff = Math.max(diff, Math.abs(a[i] - b[i]));
+    scale = Math.max(scale, Math.abs(b[i]));
+  }
+  return diff / scale;
+}
+
+function message(e: unknown): string {
+  return e instanceof Error ? `${e.name}: ${e.message}` : String(e);
+}
+
+/**
+ * The dense MobileNet v1 on TensorFlow.js's wasm backend, with the weights of our dense variant,
+ * timed like our networks, and its logits compared with our dense network's on the same image.
+ */
+async function runTfjs(
+  backend: Backend,
+  spec: NetworkSpec,
+  timing: SavedNetworks["timing"],
+): Promise<SavedTfjsResult> {
+  // Loaded only when used, so --no-tfjs runs without the npm packages.
+  const { createTfjsMobileNetV1 } = await import("./tfjs.ts");
+  const { version_core } = await import("@tensorflow/tfjs-core");
+  const dense = VARIANTS[0];
+  const weights = variantWeights(spec, dense);
+  const input = image(spec);
+  let ours: Float32Array;
+  {
+    using net = compileNetwork(spec, weights, { backend, mode: dense.mode });
+    ours = net.run(input).data;
+  }
+  const net = await createTfjsMobileNetV1(tfjsWeights(spec, weights), {
+    inputSize: spec.input.height,
+  });
+  try {
+    const relDiff = relativeDiff(net.run(input), ours);
+    const options: MeasureOptions = {
+      warmupMs: timing.warmupMs,
+      minSampleMs: 0,
+      minSamples: timing.minSamples,
+      maxSamples: timing.maxSamples,
+      budgetMs: timing.budgetMs,
+    };
+    const m = measure(() => net.run(input), options);
+    return {
+      network: spec.name ?? "network",
+      version: version_core,
+      backend: net.backend,
+      binary: net.binary,
+      simd: net.simd,
+      threads: net.threads,
+      medianMs: m.median * 1e3,
+      minMs: m.min * 1e3,
+      maxMs: m.max * 1e3,
+      samples: m.samples,
+      relDiff,
+    };
+  } finally {
+    net.dispose();
+  }
+}
+
+/**
+ * The end-to-end targets: MobileNet v1 90% unstructured over TensorFlow.js's dense v1 (>= 3x)
+ * and over our dense v1 (>= 4x), judged; MobileNet v2 90% unstructured over our dense v2,
+ * reported next to the 4x threshold. A variant that failed its layer check does not meet one.
+ *
+ * @param results the network results
+ * @param tfjs the TensorFlow.js baseline, if measured
+ * @param names the spec names of MobileNet v1 and v2
+ * @param tfjsNote why there is no TensorFlow.js baseline
+ * @returns the targets
+ */
+export function networkTargets(
+  results: readonly SavedNetworkResult[],
+  tfjs: SavedTfjsResult | null,
+  names: { readonly v1: string; readonly v2: string },
+  tfjsNote?: string,
+): TargetResult[] {
+  const find = (network: string, variant: string) =>
+    results.find((r) => r.network === network && r.variant === variant);
+  const ms = (v: number) => `${v.toFixed(2)} ms`;
+  const x = (v: number) => `${v.toFixed(2)}x`;
+  const checked = (r: SavedNetworkResult | undefined) =>
+    r?.maxRatio === undefined || r.maxRatio <= 1;
+  const target = (
+    id: string,
+    text: string,
+    threshold: number,
+    sparse: SavedNetworkResult | undefined,
+    base: { medianMs: number; what: string } | undefined,
+    blocks: SavedNetworkResult | undefined,
+    missing: string,
+    reportOnly = false,
+  ): TargetResult => {
+    if (sparse === undefined || base === undefined) {
+      return {
+        id,
+        text,
+        threshold,
+        unit: "ratio",
+        value: null,
+        met: null,
+        note: missing,
+        ...(reportOnly ? { reportOnly } : {}),
+      };
+    }
+    const value = base.medianMs / sparse.medianMs;
+    const ok = checked(sparse);
+    const note = (ok ? "" : "layer check FAILED; ") +
+      `${ms(sparse.medianMs)} vs ${base.what} ${ms(base.medianMs)}` +
+      (blocks === undefined ? "" : `; 1x4 blocks: ${x(base.medianMs / blocks.medianMs)}`) +
+      (reportOnly ? "; reported, not judged" : "");
+    return {
+      id,
+      text,
+      threshold,
+      unit: "ratio",
+      value,
+      met: reportOnly ? null : ok && value >= threshold,
+      note,
+      ...(reportOnly ? { reportOnly } : {}),
+    };
+  };
+  const v1Dense = find(names.v1, "dense"), v2Dense = find(names.v2, "dense");
+  const notRun = "not measured in this run";
+  return [
+    target(
+      "mobilenet-v1-u90-vs-tfjs",
+      "MobileNet v1 90% unstructured over TensorFlow.js wasm dense, same run",
+      3,
+      find(names.v1, "u90"),
+      tfjs === null ? undefined : {
+        medianMs: tfjs.medianMs,
+        what: `TensorFlow.js ${tfjs.version} (${tfjs.binary})`,
+      },
+      find(names.v1, "b4-90"),
+      tfjs === null ? `no TensorFlow.js baseline: ${tfjsNote ?? notRun}` : notRun,
+    ),
+    target(
+      "mobilenet-v1-u90-vs-dense",
+      "MobileNet v1 90% unstructured over our dense",
+      4,
+      find(names.v1, "u90"),
+      v1Dense && { medianMs: v1Dense.medianMs, what: "dense" },
+      find(names.v1, "b4-90"),
+      notRun,
+    ),
+    target(
+      "mobilenet-v2-u90-vs-dense",
+      "MobileNet v2 90% unstructured over our dense (reported)",
+      4,
+      find(names.v2, "u90"),
+      v2Dense && { medianMs: v2Dense.medianMs, what: "dense" },
+      find(names.v2, "b4-90"),
+      notRun,
+      true,
+    ),
+  ];
+}
+
+/**
+ * MobileNet v1 and v2 at 224 on one flavour, every variant, timed and checked; the dense
+ * MobileNet v1 on TensorFlow.js's wasm backend right after our v1 runs (unless `noTfjs`).
+ * A network that throws is left out and named in `failures`; the others still run.
+ */
+async function runNetworks(
+  flavour: BenchFlavour,
+  quick: boolean,
+  noTfjs: boolean,
+  failures: string[],
+): Promise<SavedNetworks> {
+  const backend = await init({ flavour });
+  const timing = networkTiming(quick);
+  const v1 = mobileNetV1(), v2 = mobileNetV2();
+  const names = { v1: v1.name ?? "MobileNet v1", v2: v2.name ?? "MobileNet v2" };
+  const results: NetworkResult[] = [];
+  let tfjs: SavedTfjsResult | null = null;
+  let tfjsNote: string | undefined = noTfjs ? "skipped (--no-tfjs)" : undefined;
+  for (const spec of [v1, v2]) {
+    for (const v of VARIANTS) {
+      progress(`network ${spec.name} ${v.id} (${backend.flavour}) ...`);
+      try {
+        const r = benchNetwork(backend, spec, v, {
+          budgetMs: timing.budgetMs,
+          profileRuns: timing.profileRuns,
+          verify: true,
+        });
+        results.push(r);
+        progress(
+          `  median ${r.medianMs.toFixed(2)} ms (min ${r.minMs.toFixed(2)}, ${r.samples} runs), ` +
+            `max rel. diff ${r.relDiff?.toExponential(1)}, layer check ${
+              r.maxRatio === undefined ? "–" : r.maxRatio <= 1 ? "ok" : "FAILED"
+            }`,
+        );
+      } catch (e) {
+        failures.push(`${spec.name} ${v.id} on ${backend.flavour} failed: ${message(e)}`);
+        progress(`  failed: ${message(e)}`);
+      }
+    }
+    if (spec === v1 && !noTfjs) {
+      progress(`network ${spec.name} on TensorFlow.js wasm ...`);
+      try {
+        tfjs = await runTfjs(backend, spec, timing);
+        progress(
+          `  median ${tfjs.medianMs.toFixed(2)} ms (min ${tfjs.minMs.toFixed(2)}, ` +
+            `${tfjs.samples} runs; ${tfjs.binary}), rel. diff vs ours ${
+              tfjs.relDiff.toExponential(1)
+            }`,
+        );
+      } catch (e) {
+        tfjsNote = `failed: ${message(e)}`;
+        failures.push(`TensorFlow.js ${spec.name} ${tfjsNote}`);
+        progress(`  ${tfjsNote}`);
+      }
+    }
+  }
+  const saved: SavedNetworkResult[] = results;
+  return {
+    flavour: backend.flavour,
+    size: v1.input.height,
+    timing,
+    results: saved,
+    tfjs,
+    ...(tfjsNote === undefined ? {} : { tfjsNote }),
+    targets: networkTargets(saved, tfjs, names, tfjsNote),
+  };
+}
+
+/** Prints the end-to-end figures. */
+function printNetworks(n: SavedNetworks): void {
+  console.log(
+    `\nend to end, ${n.size}x${n.size}, one image, one thread (${n.flavour}; median ms):`,
+  );
+  for (const name of [...new Set(n.results.map((r) => r.network))]) {
+    const rs = n.results.filter((r) => r.network === name);
+    const dense = rs.find((r) => r.variant === "dense");
+    const tfjs = n.tfjs?.network === name ? n.tfjs : undefined;
+    for (const r of rs) {
+      console.log(
+        `  ${`${name} ${r.variant}`.padEnd(26)} ${r.medianMs.toFixed(2).padStart(8)} ms` +
+          `${dense ? `  ${(dense.medianMs / r.medianMs).toFixed(2).padStart(5)}x vs dense` : ""}` +
+          `${tfjs ? `  ${(tfjs.medianMs / r.medianMs).toFixed(2).padStart(5)}x vs tfjs` : ""}` +
+          `  check ${r.maxRatio === undefined ? "–" : r.maxRatio <= 1 ? "ok" : "FAILED"}`,
+      );
+    }
+    if (tfjs) {
+      console.log(
+        `  ${`${name} tfjs`.padEnd(26)} ${tfjs.medianMs.toFixed(2).padStart(8)} ms` +
+          `  (${tfjs.version} ${tfjs.binary}, ${tfjs.threads} thread; logits vs ours ` +
+          `${tfjs.relDiff.toExponential(1)})`,
+      );
+    }
+  }
+  if (n.tfjs === null) console.log(`  TensorFlow.js: ${n.tfjsNote ?? "not run"}`);
+}
+
 function slug(s: string): string {
   return s.toLowerCase().replace(/[^a-z0-9.-]+/g, "-").replace(/^-+|-+$/g, "") || "host";
 }
@@ -317,14 +633,16 @@ async function main(): Promise<void> {
   const args = parseArgs(Deno.args);
   const started = new Date();
   const t0 = performance.now();
-  const { quick } = args;
+  const { quick, networksOnly } = args;
   const engineOptions = quick
     ? { minTime: 0.005, maxTime: 0.05, minSamples: 5, initCount: 1 }
     : { minTime: 0.02, maxTime: 1, minSamples: 20, initCount: 1 };
 
   // Roofline first, on a quiet machine, for the flavours that have a probe (scalar uses SIMD's).
   const roofline: Partial<Record<"relaxed" | "simd", SavedRoofline>> = {};
-  const probes = new Set(args.flavours.map((f) => (f === "scalar" ? "simd" : f)));
+  const probes = new Set(
+    networksOnly ? [] : args.flavours.map((f) => (f === "scalar" ? "simd" : f)),
+  );
   let l2Bytes: number | undefined;
   for (const pf of ["relaxed", "simd"] as const) {
     if (!probes.has(pf)) continue;
@@ -346,7 +664,7 @@ async function main(): Promise<void> {
 
   const timed: Timed[] = [];
   const notes: string[] = [];
-  for (const f of args.flavours) {
+  for (const f of networksOnly ? [] : args.flavours) {
     progress(`kernels ${f} ...`);
     const backend = await init({ flavour: f });
     const results = await runFlavour(backend, f, quick, engineOptions);
@@ -357,8 +675,15 @@ async function main(): Promise<void> {
     }
     timed.push(...results);
   }
+  const { rows, geomeans, targets } = networksOnly
+    ? { rows: [], geomeans: [], targets: [] }
+    : analyse(timed, roofline, args.flavours);
 
-  const { rows, geomeans, targets } = analyse(timed, roofline, args.flavours);
+  // End to end, in the same process, on the best flavour measured.
+  const failures: string[] = [];
+  const networks = await runNetworks(args.flavours[0], quick, args.noTfjs, failures);
+  notes.push(...failures);
+
   const host = hostInfo(l2Bytes);
   const command = ["deno task bench", ...Deno.args].join(" ");
   const results: BenchResults = {
@@ -370,13 +695,18 @@ async function main(): Promise<void> {
     engine: { name: "benny 3.7.1 (benchmark.js)", options: engineOptions },
     flavours: args.flavours,
     best: args.flavours[0],
-    layers: LAYERS.map(({ name, cin, cout, side, pixels }) => ({ name, cin, cout, side, pixels })),
-    configs: CONFIGS.map(({ id, label, sparsity, block }) => ({ id, label, sparsity, block })),
+    layers: networksOnly
+      ? []
+      : LAYERS.map(({ name, cin, cout, side, pixels }) => ({ name, cin, cout, side, pixels })),
+    configs: networksOnly
+      ? []
+      : CONFIGS.map(({ id, label, sparsity, block }) => ({ id, label, sparsity, block })),
     roofline,
     rows,
     geomeans,
     targets,
     notes,
+    networks,
   };
 
   const dir = new URL("./results/", import.meta.url);
@@ -384,15 +714,22 @@ async function main(): Promise<void> {
   const day = started.toISOString().slice(0, 10);
   const base = `${day}-${slug(host.hostname)}`;
   const json = JSON.stringify(results, null, 2) + "\n";
-  const file = quick ? `${base}.quick.tmp.json` : `${base}.json`;
+  // A smoke run or a networks-only run is not a full result: a *.tmp.json, no latest.json.
+  const partial = quick || networksOnly;
+  const file = partial
+    ? `${base}${networksOnly ? ".networks" : ""}${quick ? ".quick" : ""}.tmp.json`
+    : `${base}.json`;
   await Deno.writeTextFile(new URL(file, dir), json);
-  if (!quick) await Deno.writeTextFile(new URL("latest.json", dir), json);
-  console.log(`\nwrote bench/results/${file}${quick ? "" : " and bench/results/latest.json"}`);
+  if (!partial) await Deno.writeTextFile(new URL("latest.json", dir), json);
+  console.log(`\nwrote bench/results/${file}${partial ? "" : " and bench/results/latest.json"}`);
 
   if (!args.noReport) {
-    if (quick) {
+    if (partial) {
       renderReport(results, `bench/results/${file}`);
-      console.log("report rendered (not written in --quick mode)");
+      console.log(
+        `report rendered (not written in ${quick ? "--quick" : "--networks-only"} mode; ` +
+          "the page keeps its last full run)",
+      );
     } else {
       for (const p of await writeReport(results, `bench/results/${file}`)) {
         console.log(`wrote ${p}`);
@@ -400,23 +737,38 @@ async function main(): Promise<void> {
     }
   }
 
-  console.log(`\nbest flavour: ${results.best}; geometric means over the nine layers:`);
-  for (const g of geomeans) {
-    console.log(
-      `  ${g.flavour.padEnd(8)} ${g.config.padEnd(6)} ${g.effGflops.toFixed(1).padStart(6)} ` +
-        `GFLOP/s  ${g.fracPeak === null ? "   –  " : (g.fracPeak * 100).toFixed(1).padStart(5)}% ` +
-        `of peak  ${g.speedupVsDense === null ? "" : `${g.speedupVsDense.toFixed(2)}x vs dense`}`,
-    );
+  if (!networksOnly) {
+    console.log(`\nbest flavour: ${results.best}; geometric means over the nine layers:`);
+    for (const g of geomeans) {
+      console.log(
+        `  ${g.flavour.padEnd(8)} ${g.config.padEnd(6)} ${g.effGflops.toFixed(1).padStart(6)} ` +
+          `GFLOP/s  ${
+            g.fracPeak === null ? "   –  " : (g.fracPeak * 100).toFixed(1).padStart(5)
+          }% ` +
+          `of peak  ${g.speedupVsDense === null ? "" : `${g.speedupVsDense.toFixed(2)}x vs dense`}`,
+      );
+    }
   }
-  for (const t of targets) {
+  printNetworks(networks);
+  console.log("");
+  for (const t of [...targets, ...networks.targets]) {
     const v = t.value === null
       ? "not measured"
       : t.unit === "fraction"
       ? `${(t.value * 100).toFixed(1)}%`
       : `${t.value.toFixed(2)}x`;
-    console.log(`  target ${t.id}: ${v} -> ${t.met === null ? "–" : t.met ? "met" : "not met"}`);
+    const verdict = t.reportOnly
+      ? `reported (threshold ${t.threshold}x)`
+      : t.met === null
+      ? "–"
+      : t.met
+      ? "met"
+      : "not met";
+    console.log(`  target ${t.id}: ${v} -> ${verdict}`);
   }
+  for (const f of failures) console.error(`FAILED: ${f}`);
   console.log(`done in ${((performance.now() - t0) / 1000).toFixed(0)} s`);
+  if (failures.length > 0) Deno.exitCode = 1;
 }
 
 if (import.meta.main) await main();
