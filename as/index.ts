@@ -2,3 +2,11 @@
 export { flavour, heapBase } from "./memory";
 export { spmm1, spmm2, spmm4, spmmChunk } from "./spmm";
 export { gemm, gemmScratchBytes } from "./gemm";
+export {
+  add,
+  conv2d,
+  conv2dScratchBytes,
+  depthwise,
+  depthwiseScratchBytes,
+  globalAvgPool,
+} from "./chw";

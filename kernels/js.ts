@@ -324,30 +324,24 @@ export const jsBackend: Backend = Object.freeze({
   gemm,
   depthwise(x: Tensor, weights: Tensor, bias: Tensor | undefined, out: Tensor, w: Window) {
     checkDepthwiseArgs(x, weights, bias, out, w);
-    depthwiseJs(
-      tensorData(x, "x"),
-      tensorData(weights, "weights"),
-      bias === undefined ? undefined : tensorData(bias, "bias"),
-      tensorData(out, "out"),
-      x.rows,
-      w,
-    );
+    const wd = tensorData(weights, "weights");
+    const bd = bias === undefined ? undefined : tensorData(bias, "bias");
+    const yd = tensorData(out, "out");
+    // out may be the weights or the bias when the shapes happen to agree: compute aside then.
+    const tmp = yd === wd || yd === bd ? new Float32Array(yd.length) : yd;
+    depthwiseJs(tensorData(x, "x"), wd, bd, tmp, x.rows, w);
+    if (tmp !== yd) yd.set(tmp);
     return out;
   },
   conv2d(x: Tensor, weights: Tensor, bias: Tensor | undefined, out: Tensor, w: Window) {
     const cin = checkConv2dArgs(x, weights, bias, out, w);
     const xd = tensorData(x, "x");
+    const wd = tensorData(weights, "weights");
+    const bd = bias === undefined ? undefined : tensorData(bias, "bias");
     const yd = tensorData(out, "out");
-    const tmp = xd === yd ? new Float32Array(yd.length) : yd;
-    conv2dJs(
-      xd,
-      tensorData(weights, "weights"),
-      bias === undefined ? undefined : tensorData(bias, "bias"),
-      tmp,
-      weights.rows,
-      cin,
-      w,
-    );
+    // out may be any operand whose shape happens to agree: compute aside then.
+    const tmp = xd === yd || wd === yd || bd === yd ? new Float32Array(yd.length) : yd;
+    conv2dJs(xd, wd, bd, tmp, weights.rows, cin, w);
     if (tmp !== yd) yd.set(tmp);
     return out;
   },

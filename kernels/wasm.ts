@@ -18,6 +18,13 @@ import { convDestination, destination, gemmArgs, isTensor, unwrapPlan } from "./
 import { Arena, type Block } from "./memory.ts";
 import { type Conv1x1Plan, packConv1x1, type PlanSection } from "./pack.ts";
 import { checkPlan } from "./plan_check.ts";
+import {
+  checkAddArgs,
+  checkConv2dArgs,
+  checkDepthwiseArgs,
+  checkPoolArgs,
+  type Window,
+} from "./spatial.ts";
 import { checkProduct, checkSize } from "./validate.ts";
 
 /**
@@ -45,6 +52,59 @@ export interface Exports {
     scratch: number,
   ): void;
   gemmScratchBytes(m: number, k: number, n: number): number;
+  depthwise(
+    channels: number,
+    batch: number,
+    height: number,
+    width: number,
+    kernel: number,
+    stride: number,
+    padTop: number,
+    padLeft: number,
+    outHeight: number,
+    outWidth: number,
+    x: number,
+    weights: number,
+    bias: number,
+    y: number,
+    min: number,
+    max: number,
+    scratch: number,
+  ): void;
+  depthwiseScratchBytes(
+    kernel: number,
+    stride: number,
+    outHeight: number,
+    outWidth: number,
+  ): number;
+  conv2d(
+    cout: number,
+    cin: number,
+    batch: number,
+    height: number,
+    width: number,
+    stride: number,
+    padTop: number,
+    padLeft: number,
+    outHeight: number,
+    outWidth: number,
+    x: number,
+    weights: number,
+    bias: number,
+    y: number,
+    min: number,
+    max: number,
+    scratch: number,
+  ): void;
+  conv2dScratchBytes(
+    cout: number,
+    cin: number,
+    batch: number,
+    outHeight: number,
+    outWidth: number,
+  ): number;
+  globalAvgPool(count: number, pixels: number, x: number, y: number): void;
+  add(n: number, a: number, b: number, y: number, min: number, max: number): void;
 }
 
 type SpmmKernel = (
@@ -116,6 +176,12 @@ export function wasmBackend(instance: WebAssembly.Instance): Backend {
       "spmmChunk",
       "gemm",
       "gemmScratchBytes",
+      "depthwise",
+      "depthwiseScratchBytes",
+      "conv2d",
+      "conv2dScratchBytes",
+      "globalAvgPool",
+      "add",
     ]
   ) {
     if (!(name in ex)) {
@@ -357,6 +423,145 @@ export function wasmBackend(instance: WebAssembly.Instance): Backend {
     });
   }
 
+  /**
+   * Runs a CHW kernel into the resident `out` (`count` floats): straight into it when `direct`,
+   * else into a temporary block copied over afterwards (when `out` is also an operand). `run`
+   * gets the output pointer and the scratch block (`scratchBytes` from the module, which may
+   * be a saturated unsigned value: the allocator refuses it).
+   */
+  function runInto(
+    out: Tensor,
+    count: number,
+    direct: boolean,
+    scratchBytes: number,
+    run: (y: number, scratch: number) => void,
+  ): Tensor {
+    return withOperands((temps) => {
+      let yp = live(out, "out").ptr;
+      if (!direct) {
+        const yb = arena.alloc(count * 4);
+        temps.push(yb);
+        yp = yb.ptr;
+      }
+      let scratch = 0;
+      if (scratchBytes !== 0) {
+        const block = arena.alloc(scratchBytes >>> 0);
+        temps.push(block);
+        scratch = block.ptr;
+      }
+      run(yp, scratch);
+      if (!direct) {
+        new Float32Array(arena.buffer, live(out, "out").ptr, count).set(
+          new Float32Array(arena.buffer, yp, count),
+        );
+      }
+      return out;
+    });
+  }
+
+  function depthwise(
+    x: Tensor,
+    weights: Tensor,
+    bias: Tensor | undefined,
+    out: Tensor,
+    w: Window,
+  ): Tensor {
+    checkDepthwiseArgs(x, weights, bias, out, w);
+    const xp = live(x, "x").ptr;
+    const wp = live(weights, "weights").ptr;
+    const bp = bias === undefined ? 0 : live(bias, "bias").ptr;
+    live(out, "out");
+    const count = out.rows * out.cols;
+    if (count === 0) return out;
+    // out may be the weights or the bias when the shapes happen to agree.
+    const direct = out !== weights && out !== bias;
+    const bytes = ex.depthwiseScratchBytes(w.kernel, w.stride, w.outHeight, w.outWidth);
+    return runInto(out, count, direct, bytes, (yp, scratch) =>
+      ex.depthwise(
+        x.rows,
+        w.batch,
+        w.height,
+        w.width,
+        w.kernel,
+        w.stride,
+        w.padTop,
+        w.padLeft,
+        w.outHeight,
+        w.outWidth,
+        xp,
+        wp,
+        bp,
+        yp,
+        w.min,
+        w.max,
+        scratch,
+      ));
+  }
+
+  function conv2d(
+    x: Tensor,
+    weights: Tensor,
+    bias: Tensor | undefined,
+    out: Tensor,
+    w: Window,
+  ): Tensor {
+    const cin = checkConv2dArgs(x, weights, bias, out, w);
+    const xp = live(x, "x").ptr;
+    const wp = live(weights, "weights").ptr;
+    const bp = bias === undefined ? 0 : live(bias, "bias").ptr;
+    live(out, "out");
+    const cout = weights.rows;
+    const count = out.rows * out.cols;
+    if (count === 0) return out;
+    const direct = out !== x && out !== weights && out !== bias;
+    const bytes = ex.conv2dScratchBytes(cout, cin, w.batch, w.outHeight, w.outWidth);
+    return runInto(out, count, direct, bytes, (yp, scratch) =>
+      ex.conv2d(
+        cout,
+        cin,
+        w.batch,
+        w.height,
+        w.width,
+        w.stride,
+        w.padTop,
+        w.padLeft,
+        w.outHeight,
+        w.outWidth,
+        xp,
+        wp,
+        bp,
+        yp,
+        w.min,
+        w.max,
+        scratch,
+      ));
+  }
+
+  function globalAvgPool(x: Tensor, out: Tensor, batch: number): Tensor {
+    const pixels = checkPoolArgs(x, out, batch);
+    const xp = live(x, "x").ptr;
+    const yb = live(out, "out");
+    const count = x.rows * batch;
+    if (count === 0) return out;
+    if (pixels === 0) {
+      // Images of no pixels average to 0; nothing for the kernel to do.
+      arena.f32(yb, count).fill(0);
+      return out;
+    }
+    return runInto(out, count, out !== x, 0, (yp) => ex.globalAvgPool(count, pixels, xp, yp));
+  }
+
+  function add(a: Tensor, b: Tensor, out: Tensor, min: number, max: number): Tensor {
+    checkAddArgs(a, b, out, min, max);
+    const ap = live(a, "a").ptr;
+    const bp = live(b, "b").ptr;
+    const yp = live(out, "out").ptr;
+    const n = a.rows * a.cols;
+    // Elementwise, each element read before it is written: out may be a or b.
+    if (n > 0) ex.add(n, ap, bp, yp, min, max);
+    return out;
+  }
+
   const backend: Backend = {
     flavour,
     upload(d: Dense): Tensor {
@@ -404,6 +609,10 @@ export function wasmBackend(instance: WebAssembly.Instance): Backend {
       return conv1x1(packConv1x1(a), b, out);
     },
     gemm,
+    depthwise,
+    conv2d,
+    globalAvgPool,
+    add,
   };
   return Object.freeze(backend);
 }

@@ -1,0 +1,1401 @@
+// deno-fmt-ignore-file
+// deno-lint-ignore-file
+// (AssemblyScript: deno fmt would drop the @inline decorators, and deno lint does not know the
+// compiler's builtins, so both leave this file alone, as deno.json excludes the other sources.)
+//
+// The CHW operators around the sparse 1x1 convolution: depthwise convolution (3x3 and 5x5,
+// stride 1 and 2), the first-layer 3x3 convolution from HWC images, global average pooling and
+// the residual add. All pointers are byte offsets into memory; every operand is f32. Activations
+// are CHW with the batch inside each channel: the plane of channel c, image n (height x width,
+// row-major) starts at element (c * batch + n) * height * width.
+//
+// Depthwise, SIMD flavours. Per plane, the input is copied into a zero-bordered scratch plane
+// (the window's padding made real, so the inner loops test no edges); the border is zeroed
+// once per call, since every plane overwrites the same interior. For stride 2 the copy
+// de-interleaves even and odd padded columns into the two halves of each scratch row (E | O),
+// so output pixels ox..ox+3 read E[ox + kx/2] (even kx) or O[ox + (kx-1)/2] (odd kx): every
+// tap is one unaligned unit-stride v128 load. A vector holds four output pixels of one row;
+// a group kernel computes R output rows at once across the whole width (R = 4 for 3x3, 2 for
+// 5x5; the rows left at the bottom of a plane by a kernel of their own, R = 1..3), so each
+// loaded input vector feeds every output row whose window covers it (3x3 stride 1: 18 loads
+// for 36 multiply-adds; stride 2: 27 for 36). The weights stay in registers as splats (5x5: V8
+// spills some to the stack, whose reloads carry no bounds check); f32x4.relaxed_madd in the
+// relaxed flavour, mul + add in the SIMD one. The group kernels are written once for any R
+// (`if (R > r)` around the taps of row r) and expanded with constant R, so the unused rows fold
+// away. A row whose width is not a multiple of 4 ends with a vector computed at pixel ow - 4,
+// of which only the lanes of the pixels not yet stored are written (lane stores); rows narrower
+// than 4 go through a small tile buffer. Every output element is written exactly once, and
+// nothing outside the operands and scratch is read or written (the scratch plane is as wide as
+// the last vector reads, even for rows narrower than 4).
+//
+// Depthwise, scalar flavour: the same zero-bordered plane (no de-interleaving), one output
+// pixel at a time; 3x3 with its nine weights in locals.
+//
+// First layer (conv2d): im2col into scratch (row t = (ky * 3 + kx) * cin + ci, one column per
+// output pixel in (image, row, column) order), then the dense GEMM of as/gemm.ts multiplies the
+// [cout x 9 cin] weights by it straight into the CHW output, with its bias and clamp.
+//
+// The clamp is min(max(x, lo), hi) with f32x4.max/min semantics (NaN-propagating, -0 < +0),
+// done as pmax/pmin with a sign-bit fix-up, as in as/gemm.ts.
+
+import { gemm, gemmScratchBytes } from "./gemm";
+
+// @ts-ignore: decorator
+@inline function madd(a: v128, b: v128, c: v128): v128 {
+  if (ASC_FEATURE_RELAXED_SIMD) {
+    return f32x4.relaxed_madd(a, b, c);
+  } else {
+    return f32x4.add(f32x4.mul(a, b), c);
+  }
+}
+
+// Scratch returned when the sizes overflow: the host's allocator refuses it.
+// @ts-ignore: decorator
+@inline const TOO_LARGE: u64 = 0xffffffc0;
+
+// Bytes at the start of depthwise scratch: the tile buffer for rows narrower than a vector
+// (4 x 4 floats).
+// @ts-ignore: decorator
+@inline const TILE_BYTES: usize = 64;
+
+// @ts-ignore: decorator
+@inline function roundUp(x: u32, q: u32): u32 {
+  return (x + q - 1) / q * q;
+}
+
+// @ts-ignore: decorator
+@inline function align64(x: u64): u64 {
+  return (x + 63) & ~(<u64>63);
+}
+
+// @ts-ignore: decorator
+@inline function saturate(bytes: u64): usize {
+  return <usize>(bytes > TOO_LARGE ? TOO_LARGE : bytes);
+}
+
+// Clamp vectors (see as/gemm.ts setClamp): max(x, +0) never returns -0, min(x, -0) never +0.
+// @ts-ignore: decorator
+@inline function loMaskOf(minv: f32): v128 {
+  return i32x4.splat(reinterpret<u32>(minv) == 0 ? 0x7fffffff : -1);
+}
+
+// @ts-ignore: decorator
+@inline function hiMaskOf(maxv: f32): v128 {
+  return i32x4.splat(reinterpret<u32>(maxv) == 0x80000000 ? 0x80000000 : 0);
+}
+
+// @ts-ignore: decorator
+@inline function clampv(x: v128, lo: v128, hi: v128, loMask: v128, hiMask: v128): v128 {
+  const y = v128.and(f32x4.pmax(x, lo), loMask);
+  return v128.or(f32x4.pmin(y, hi), hiMask);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Depthwise convolution.
+
+/**
+ * Floats per row of the SIMD scratch plane: stride 1, the columns the last vector of a row
+ * reads (a whole vector even for rows narrower than 4); stride 2, two halves (E | O), each as
+ * wide as the even columns the last vector reads.
+ */
+// @ts-ignore: decorator
+@inline function rowFloats(kernel: u32, stride: u32, outWidth: u32): u32 {
+  const ow = max<u32>(outWidth, 4);
+  return stride == 1 ? roundUp(ow + kernel - 1, 4) : roundUp(ow + (kernel - 1) / 2, 4) * 2;
+}
+
+/**
+ * Bytes of scratch `depthwise` needs for this window (a 16-byte aligned pointer), 0 for an empty
+ * output; sizes past 4 GiB give a value the host cannot allocate.
+ */
+export function depthwiseScratchBytes(
+  kernel: u32,
+  stride: u32,
+  outHeight: u32,
+  outWidth: u32,
+): usize {
+  if (outHeight == 0 || outWidth == 0) return 0;
+  if (outHeight > 0x3fffffff || outWidth > 0x3fffffff) return saturate(TOO_LARGE + 1);
+  if (!ASC_FEATURE_SIMD) {
+    const ph = <u64>(outHeight - 1) * stride + kernel;
+    const pw = <u64>(outWidth - 1) * stride + kernel;
+    return saturate(ph * pw * 4);
+  }
+  const rows = <u64>(outHeight - 1) * stride + kernel;
+  return saturate(<u64>TILE_BYTES + rows * rowFloats(kernel, stride, outWidth) * 4);
+}
+
+/**
+ * Depthwise convolution of `channels` CHW channels of `batch` images:
+ * y[c][n](oy, ox) = clamp(bias[c] + sum w[c](ky, kx) x[c][n](oy s - padTop + ky, ox s - padLeft + kx))
+ * reading zeros outside the image. `weights` holds kernel x kernel floats per channel
+ * (row-major), `bias` one per channel or is 0 for none; kernel 3 or 5, stride 1 or 2, padTop
+ * and padLeft below kernel, and outHeight/outWidth no larger than the padded input allows (the
+ * host checks all of it). `scratch` holds `depthwiseScratchBytes(kernel, stride, outHeight,
+ * outWidth)` bytes, 16-byte aligned. y may not overlap x, weights, bias or scratch.
+ */
+export function depthwise(
+  channels: u32,
+  batch: u32,
+  height: u32,
+  width: u32,
+  kernel: u32,
+  stride: u32,
+  padTop: u32,
+  padLeft: u32,
+  outHeight: u32,
+  outWidth: u32,
+  x: usize,
+  weights: usize,
+  bias: usize,
+  y: usize,
+  minv: f32,
+  maxv: f32,
+  scratch: usize,
+): void {
+  if (channels == 0 || batch == 0 || outHeight == 0 || outWidth == 0) return;
+  const k = kernel;
+  const s = stride;
+  // The padded input the windows read, and the part of the image inside it.
+  const ph = (outHeight - 1) * s + k;
+  const pw = (outWidth - 1) * s + k;
+  const rowsIn = padTop < ph ? min(height, ph - padTop) : 0;
+  const colsIn = padLeft < pw ? min(width, pw - padLeft) : 0;
+  const inPlane = (<usize>height * width) << 2;
+  const outPlane = (<usize>outHeight * outWidth) << 2;
+  const inRow = <usize>width << 2;
+  const clamp = minv != -Infinity || maxv != Infinity;
+  if (!ASC_FEATURE_SIMD) {
+    const rs = <usize>pw << 2;
+    memory.fill(scratch, 0, <usize>ph * rs);
+    const dst = scratch + <usize>padTop * rs + (<usize>padLeft << 2);
+    let xp = x;
+    let yp = y;
+    for (let c: u32 = 0; c < channels; c++) {
+      const wp = weights + ((<usize>c * k * k) << 2);
+      const b: f32 = bias != 0 ? load<f32>(bias + (<usize>c << 2)) : 0;
+      for (let n: u32 = 0; n < batch; n++) {
+        copyRows1(xp, inRow, rowsIn, colsIn, dst, rs);
+        if (k == 3) {
+          dwScalar3(scratch, rs, s, yp, outHeight, outWidth, wp, b, minv, maxv);
+        } else {
+          dwScalarK(scratch, rs, k, s, yp, outHeight, outWidth, wp, b, minv, maxv);
+        }
+        xp += inPlane;
+        yp += outPlane;
+      }
+    }
+    return;
+  }
+  const tile = scratch;
+  const plane = scratch + TILE_BYTES;
+  const rs = <usize>rowFloats(k, s, outWidth) << 2;
+  memory.fill(plane, 0, <usize>ph * rs);
+  const half = rs >> 1;
+  const dst = plane + <usize>padTop * rs;
+  let xp = x;
+  let yp = y;
+  for (let c: u32 = 0; c < channels; c++) {
+    const wp = weights + ((<usize>c * k * k) << 2);
+    const b: f32 = bias != 0 ? load<f32>(bias + (<usize>c << 2)) : 0;
+    for (let n: u32 = 0; n < batch; n++) {
+      if (s == 1) copyRows1(xp, inRow, rowsIn, colsIn, dst + (<usize>padLeft << 2), rs);
+      else copyRows2(xp, inRow, rowsIn, colsIn, dst, padLeft, rs, half);
+      dwPlane(k, s, plane, rs, half, yp, outHeight, outWidth, wp, b, minv, maxv, clamp, tile);
+      xp += inPlane;
+      yp += outPlane;
+    }
+  }
+}
+
+// Copies `rows` rows of `cols` floats from src (row stride srcStride bytes) to dst (row stride
+// rs bytes).
+function copyRows1(src: usize, srcStride: usize, rows: u32, cols: u32, dst: usize, rs: usize): void {
+  const bytes = <usize>cols << 2;
+  for (let r: u32 = 0; r < rows; r++) {
+    if (ASC_FEATURE_SIMD && cols >= 4) {
+      let o: usize = 0;
+      for (; o + 16 <= bytes; o += 16) v128.store(dst + o, v128.load(src + o));
+      // The last floats as one vector overlapping the previous one (same values).
+      if (o < bytes) v128.store(dst + bytes - 16, v128.load(src + bytes - 16));
+    } else {
+      for (let o: usize = 0; o < bytes; o += 4) store<f32>(dst + o, load<f32>(src + o));
+    }
+    src += srcStride;
+    dst += rs;
+  }
+}
+
+// Stride 2: copies `rows` rows of `cols` floats from src into scratch rows at dst (stride rs),
+// padded column padLeft + i going to E[(padLeft + i) / 2] (the first half of the row) when even
+// and to O[(padLeft + i) / 2] (the second half, `half` bytes on) when odd.
+function copyRows2(
+  src: usize,
+  srcStride: usize,
+  rows: u32,
+  cols: u32,
+  dst: usize,
+  padLeft: u32,
+  rs: usize,
+  half: usize,
+): void {
+  if (cols == 0) return;
+  // An odd first padded column goes to O; from i0 on, pairs (i, i + 1) go to E and O.
+  const i0: u32 = padLeft & 1;
+  const n = cols - i0;
+  for (let r: u32 = 0; r < rows; r++) {
+    if (i0 != 0) store<f32>(dst + half + (<usize>(padLeft >> 1) << 2), load<f32>(src));
+    const s0 = src + (<usize>i0 << 2);
+    const e0 = dst + (<usize>((padLeft + i0) >> 1) << 2);
+    if (n >= 8) {
+      // Eight floats give four E and four O values; the last eight (from an even offset, so
+      // overlapping the previous ones with the same values) end the row but for one odd float.
+      let j: u32 = 0;
+      for (; j + 8 <= n; j += 8) deinterleave8(s0 + (<usize>j << 2), e0 + (<usize>j << 1), half);
+      if (j < n) {
+        const t = (n - 8) & ~1;
+        deinterleave8(s0 + (<usize>t << 2), e0 + (<usize>t << 1), half);
+        if (t + 8 < n) store<f32>(e0 + (<usize>(t + 8) << 1), load<f32>(s0 + (<usize>(t + 8) << 2)));
+      }
+    } else {
+      for (let j: u32 = 0; j < n; j++) {
+        const d = e0 + (<usize>(j >> 1) << 2) + ((j & 1) != 0 ? half : 0);
+        store<f32>(d, load<f32>(s0 + (<usize>j << 2)));
+      }
+    }
+    src += srcStride;
+    dst += rs;
+  }
+}
+
+// src[0, 2, 4, 6] to e, src[1, 3, 5, 7] to e + half.
+// @ts-ignore: decorator
+@inline function deinterleave8(src: usize, e: usize, half: usize): void {
+  const a = v128.load(src);
+  const b = v128.load(src, 16);
+  v128.store(e, f32x4.shuffle(a, b, 0, 2, 4, 6));
+  v128.store(e + half, f32x4.shuffle(a, b, 1, 3, 5, 7));
+}
+
+// Rows narrower than a vector: the first `lanes` floats of R vectors in the tile buffer (16
+// bytes each) to q (row stride ldy bytes).
+function putTail(q: usize, ldy: usize, R: u32, lanes: u32, tile: usize): void {
+  for (let r: u32 = 0; r < R; r++) {
+    for (let l: u32 = 0; l < lanes; l++) {
+      store<f32>(q + (<usize>l << 2), load<f32>(tile + (<usize>l << 2)));
+    }
+    q += ldy;
+    tile += 16;
+  }
+}
+
+// 3x3, stride 1: R <= 4 output rows (one group) across the whole width; see the
+// file comment. Input row i feeds output row r with weight row i - r.
+// @ts-ignore: decorator
+@inline function dw3s1Group(
+  R: u32,
+  p: usize,
+  rs: usize,
+  half: usize,
+  q: usize,
+  ldy: usize,
+  ow: u32,
+  wp: usize,
+  b: f32,
+  minv: f32,
+  maxv: f32,
+  clamp: bool,
+  tile: usize,
+): void {
+  const w00 = v128.load32_splat(wp);
+  const w01 = v128.load32_splat(wp, 4);
+  const w02 = v128.load32_splat(wp, 8);
+  const w10 = v128.load32_splat(wp, 12);
+  const w11 = v128.load32_splat(wp, 16);
+  const w12 = v128.load32_splat(wp, 20);
+  const w20 = v128.load32_splat(wp, 24);
+  const w21 = v128.load32_splat(wp, 28);
+  const w22 = v128.load32_splat(wp, 32);
+  const bv = f32x4.splat(b);
+  const lo = f32x4.splat(minv);
+  const hi = f32x4.splat(maxv);
+  const lm = loMaskOf(minv);
+  const hm = hiMaskOf(maxv);
+  const last = ow >= 4 ? ow - 4 : 0;
+  for (let ox: u32 = 0; ox < ow; ox += 4) {
+    const at = <usize>min(ox, last) << 2;
+    let r = p + at;
+    let x: v128;
+    let a0 = bv;
+    let a1 = bv;
+    let a2 = bv;
+    let a3 = bv;
+    // Input row 0: a0 weight row 0.
+    x = v128.load(r);
+    a0 = madd(x, w00, a0);
+    x = v128.load(r, 4);
+    a0 = madd(x, w01, a0);
+    x = v128.load(r, 8);
+    a0 = madd(x, w02, a0);
+    // Input row 1: a0 weight row 1, a1 weight row 0.
+    r += rs;
+    x = v128.load(r);
+    a0 = madd(x, w10, a0);
+    if (R > 1) a1 = madd(x, w00, a1);
+    x = v128.load(r, 4);
+    a0 = madd(x, w11, a0);
+    if (R > 1) a1 = madd(x, w01, a1);
+    x = v128.load(r, 8);
+    a0 = madd(x, w12, a0);
+    if (R > 1) a1 = madd(x, w02, a1);
+    // Input row 2: a0 weight row 2, a1 weight row 1, a2 weight row 0.
+    r += rs;
+    x = v128.load(r);
+    a0 = madd(x, w20, a0);
+    if (R > 1) a1 = madd(x, w10, a1);
+    if (R > 2) a2 = madd(x, w00, a2);
+    x = v128.load(r, 4);
+    a0 = madd(x, w21, a0);
+    if (R > 1) a1 = madd(x, w11, a1);
+    if (R > 2) a2 = madd(x, w01, a2);
+    x = v128.load(r, 8);
+    a0 = madd(x, w22, a0);
+    if (R > 1) a1 = madd(x, w12, a1);
+    if (R > 2) a2 = madd(x, w02, a2);
+    // Input row 3: a1 weight row 2, a2 weight row 1, a3 weight row 0.
+    if (R > 1) {
+      r += rs;
+      x = v128.load(r);
+      a1 = madd(x, w20, a1);
+      if (R > 2) a2 = madd(x, w10, a2);
+      if (R > 3) a3 = madd(x, w00, a3);
+      x = v128.load(r, 4);
+      a1 = madd(x, w21, a1);
+      if (R > 2) a2 = madd(x, w11, a2);
+      if (R > 3) a3 = madd(x, w01, a3);
+      x = v128.load(r, 8);
+      a1 = madd(x, w22, a1);
+      if (R > 2) a2 = madd(x, w12, a2);
+      if (R > 3) a3 = madd(x, w02, a3);
+    }
+    // Input row 4: a2 weight row 2, a3 weight row 1.
+    if (R > 2) {
+      r += rs;
+      x = v128.load(r);
+      a2 = madd(x, w20, a2);
+      if (R > 3) a3 = madd(x, w10, a3);
+      x = v128.load(r, 4);
+      a2 = madd(x, w21, a2);
+      if (R > 3) a3 = madd(x, w11, a3);
+      x = v128.load(r, 8);
+      a2 = madd(x, w22, a2);
+      if (R > 3) a3 = madd(x, w12, a3);
+    }
+    // Input row 5: a3 weight row 2.
+    if (R > 3) {
+      r += rs;
+      x = v128.load(r);
+      a3 = madd(x, w20, a3);
+      x = v128.load(r, 4);
+      a3 = madd(x, w21, a3);
+      x = v128.load(r, 8);
+      a3 = madd(x, w22, a3);
+    }
+    if (clamp) {
+      a0 = clampv(a0, lo, hi, lm, hm);
+      if (R > 1) a1 = clampv(a1, lo, hi, lm, hm);
+      if (R > 2) a2 = clampv(a2, lo, hi, lm, hm);
+      if (R > 3) a3 = clampv(a3, lo, hi, lm, hm);
+    }
+    const d = q + at;
+    if (ox + 4 <= ow) {
+      v128.store(d, a0);
+      if (R > 1) v128.store(d + ldy, a1);
+      if (R > 2) v128.store(d + ldy * 2, a2);
+      if (R > 3) v128.store(d + ldy * 3, a3);
+    } else if (ow >= 4) {
+      // The last 1-3 pixels: the top lanes of vectors computed at pixel ow - 4.
+      const lanes = ow - ox;
+      if (lanes == 1) {
+        v128.store32_lane(d, a0, 3, 12);
+        if (R > 1) v128.store32_lane(d + ldy, a1, 3, 12);
+        if (R > 2) v128.store32_lane(d + ldy * 2, a2, 3, 12);
+        if (R > 3) v128.store32_lane(d + ldy * 3, a3, 3, 12);
+      } else if (lanes == 2) {
+        v128.store64_lane(d, a0, 1, 8);
+        if (R > 1) v128.store64_lane(d + ldy, a1, 1, 8);
+        if (R > 2) v128.store64_lane(d + ldy * 2, a2, 1, 8);
+        if (R > 3) v128.store64_lane(d + ldy * 3, a3, 1, 8);
+      } else {
+        v128.store32_lane(d, a0, 1, 4);
+        if (R > 1) v128.store32_lane(d + ldy, a1, 1, 4);
+        if (R > 2) v128.store32_lane(d + ldy * 2, a2, 1, 4);
+        if (R > 3) v128.store32_lane(d + ldy * 3, a3, 1, 4);
+        v128.store64_lane(d, a0, 1, 8);
+        if (R > 1) v128.store64_lane(d + ldy, a1, 1, 8);
+        if (R > 2) v128.store64_lane(d + ldy * 2, a2, 1, 8);
+        if (R > 3) v128.store64_lane(d + ldy * 3, a3, 1, 8);
+      }
+    } else {
+      // Rows narrower than a vector.
+      v128.store(tile, a0);
+      if (R > 1) v128.store(tile, a1, 16);
+      if (R > 2) v128.store(tile, a2, 32);
+      if (R > 3) v128.store(tile, a3, 48);
+      putTail(q, ldy, R, ow, tile);
+    }
+  }
+}
+
+// 3x3, stride 2: R <= 4 output rows (one group) across the whole width; see the
+// file comment. Input row i feeds output row r with weight row i - 2*r.
+// @ts-ignore: decorator
+@inline function dw3s2Group(
+  R: u32,
+  p: usize,
+  rs: usize,
+  half: usize,
+  q: usize,
+  ldy: usize,
+  ow: u32,
+  wp: usize,
+  b: f32,
+  minv: f32,
+  maxv: f32,
+  clamp: bool,
+  tile: usize,
+): void {
+  const w00 = v128.load32_splat(wp);
+  const w01 = v128.load32_splat(wp, 4);
+  const w02 = v128.load32_splat(wp, 8);
+  const w10 = v128.load32_splat(wp, 12);
+  const w11 = v128.load32_splat(wp, 16);
+  const w12 = v128.load32_splat(wp, 20);
+  const w20 = v128.load32_splat(wp, 24);
+  const w21 = v128.load32_splat(wp, 28);
+  const w22 = v128.load32_splat(wp, 32);
+  const bv = f32x4.splat(b);
+  const lo = f32x4.splat(minv);
+  const hi = f32x4.splat(maxv);
+  const lm = loMaskOf(minv);
+  const hm = hiMaskOf(maxv);
+  const last = ow >= 4 ? ow - 4 : 0;
+  for (let ox: u32 = 0; ox < ow; ox += 4) {
+    const at = <usize>min(ox, last) << 2;
+    let r = p + at;
+    let x: v128;
+      let o: usize;
+    let a0 = bv;
+    let a1 = bv;
+    let a2 = bv;
+    let a3 = bv;
+    // Input row 0: a0 weight row 0.
+    o = r + half;
+    x = v128.load(r);
+    a0 = madd(x, w00, a0);
+    x = v128.load(o);
+    a0 = madd(x, w01, a0);
+    x = v128.load(r, 4);
+    a0 = madd(x, w02, a0);
+    // Input row 1: a0 weight row 1.
+    r += rs;
+    o = r + half;
+    x = v128.load(r);
+    a0 = madd(x, w10, a0);
+    x = v128.load(o);
+    a0 = madd(x, w11, a0);
+    x = v128.load(r, 4);
+    a0 = madd(x, w12, a0);
+    // Input row 2: a0 weight row 2, a1 weight row 0.
+    r += rs;
+    o = r + half;
+    x = v128.load(r);
+    a0 = madd(x, w20, a0);
+    if (R > 1) a1 = madd(x, w00, a1);
+    x = v128.load(o);
+    a0 = madd(x, w21, a0);
+    if (R > 1) a1 = madd(x, w01, a1);
+    x = v128.load(r, 4);
+    a0 = madd(x, w22, a0);
+    if (R > 1) a1 = madd(x, w02, a1);
+    // Input row 3: a1 weight row 1.
+    if (R > 1) {
+      r += rs;
+      o = r + half;
+      x = v128.load(r);
+      a1 = madd(x, w10, a1);
+      x = v128.load(o);
+      a1 = madd(x, w11, a1);
+      x = v128.load(r, 4);
+      a1 = madd(x, w12, a1);
+    }
+    // Input row 4: a1 weight row 2, a2 weight row 0.
+    if (R > 1) {
+      r += rs;
+      o = r + half;
+      x = v128.load(r);
+      a1 = madd(x, w20, a1);
+      if (R > 2) a2 = madd(x, w00, a2);
+      x = v128.load(o);
+      a1 = madd(x, w21, a1);
+      if (R > 2) a2 = madd(x, w01, a2);
+      x = v128.load(r, 4);
+      a1 = madd(x, w22, a1);
+      if (R > 2) a2 = madd(x, w02, a2);
+    }
+    // Input row 5: a2 weight row 1.
+    if (R > 2) {
+      r += rs;
+      o = r + half;
+      x = v128.load(r);
+      a2 = madd(x, w10, a2);
+      x = v128.load(o);
+      a2 = madd(x, w11, a2);
+      x = v128.load(r, 4);
+      a2 = madd(x, w12, a2);
+    }
+    // Input row 6: a2 weight row 2, a3 weight row 0.
+    if (R > 2) {
+      r += rs;
+      o = r + half;
+      x = v128.load(r);
+      a2 = madd(x, w20, a2);
+      if (R > 3) a3 = madd(x, w00, a3);
+      x = v128.load(o);
+      a2 = madd(x, w21, a2);
+      if (R > 3) a3 = madd(x, w01, a3);
+      x = v128.load(r, 4);
+      a2 = madd(x, w22, a2);
+      if (R > 3) a3 = madd(x, w02, a3);
+    }
+    // Input row 7: a3 weight row 1.
+    if (R > 3) {
+      r += rs;
+      o = r + half;
+      x = v128.load(r);
+      a3 = madd(x, w10, a3);
+      x = v128.load(o);
+      a3 = madd(x, w11, a3);
+      x = v128.load(r, 4);
+      a3 = madd(x, w12, a3);
+    }
+    // Input row 8: a3 weight row 2.
+    if (R > 3) {
+      r += rs;
+      o = r + half;
+      x = v128.load(r);
+      a3 = madd(x, w20, a3);
+      x = v128.load(o);
+      a3 = madd(x, w21, a3);
+      x = v128.load(r, 4);
+      a3 = madd(x, w22, a3);
+    }
+    if (clamp) {
+      a0 = clampv(a0, lo, hi, lm, hm);
+      if (R > 1) a1 = clampv(a1, lo, hi, lm, hm);
+      if (R > 2) a2 = clampv(a2, lo, hi, lm, hm);
+      if (R > 3) a3 = clampv(a3, lo, hi, lm, hm);
+    }
+    const d = q + at;
+    if (ox + 4 <= ow) {
+      v128.store(d, a0);
+      if (R > 1) v128.store(d + ldy, a1);
+      if (R > 2) v128.store(d + ldy * 2, a2);
+      if (R > 3) v128.store(d + ldy * 3, a3);
+    } else if (ow >= 4) {
+      // The last 1-3 pixels: the top lanes of vectors computed at pixel ow - 4.
+      const lanes = ow - ox;
+      if (lanes == 1) {
+        v128.store32_lane(d, a0, 3, 12);
+        if (R > 1) v128.store32_lane(d + ldy, a1, 3, 12);
+        if (R > 2) v128.store32_lane(d + ldy * 2, a2, 3, 12);
+        if (R > 3) v128.store32_lane(d + ldy * 3, a3, 3, 12);
+      } else if (lanes == 2) {
+        v128.store64_lane(d, a0, 1, 8);
+        if (R > 1) v128.store64_lane(d + ldy, a1, 1, 8);
+        if (R > 2) v128.store64_lane(d + ldy * 2, a2, 1, 8);
+        if (R > 3) v128.store64_lane(d + ldy * 3, a3, 1, 8);
+      } else {
+        v128.store32_lane(d, a0, 1, 4);
+        if (R > 1) v128.store32_lane(d + ldy, a1, 1, 4);
+        if (R > 2) v128.store32_lane(d + ldy * 2, a2, 1, 4);
+        if (R > 3) v128.store32_lane(d + ldy * 3, a3, 1, 4);
+        v128.store64_lane(d, a0, 1, 8);
+        if (R > 1) v128.store64_lane(d + ldy, a1, 1, 8);
+        if (R > 2) v128.store64_lane(d + ldy * 2, a2, 1, 8);
+        if (R > 3) v128.store64_lane(d + ldy * 3, a3, 1, 8);
+      }
+    } else {
+      // Rows narrower than a vector.
+      v128.store(tile, a0);
+      if (R > 1) v128.store(tile, a1, 16);
+      if (R > 2) v128.store(tile, a2, 32);
+      if (R > 3) v128.store(tile, a3, 48);
+      putTail(q, ldy, R, ow, tile);
+    }
+  }
+}
+
+// 5x5, stride 1: R <= 2 output rows (one group) across the whole width; see the
+// file comment. Input row i feeds output row r with weight row i - r.
+// @ts-ignore: decorator
+@inline function dw5s1Group(
+  R: u32,
+  p: usize,
+  rs: usize,
+  half: usize,
+  q: usize,
+  ldy: usize,
+  ow: u32,
+  wp: usize,
+  b: f32,
+  minv: f32,
+  maxv: f32,
+  clamp: bool,
+  tile: usize,
+): void {
+  const w00 = v128.load32_splat(wp);
+  const w01 = v128.load32_splat(wp, 4);
+  const w02 = v128.load32_splat(wp, 8);
+  const w03 = v128.load32_splat(wp, 12);
+  const w04 = v128.load32_splat(wp, 16);
+  const w10 = v128.load32_splat(wp, 20);
+  const w11 = v128.load32_splat(wp, 24);
+  const w12 = v128.load32_splat(wp, 28);
+  const w13 = v128.load32_splat(wp, 32);
+  const w14 = v128.load32_splat(wp, 36);
+  const w20 = v128.load32_splat(wp, 40);
+  const w21 = v128.load32_splat(wp, 44);
+  const w22 = v128.load32_splat(wp, 48);
+  const w23 = v128.load32_splat(wp, 52);
+  const w24 = v128.load32_splat(wp, 56);
+  const w30 = v128.load32_splat(wp, 60);
+  const w31 = v128.load32_splat(wp, 64);
+  const w32 = v128.load32_splat(wp, 68);
+  const w33 = v128.load32_splat(wp, 72);
+  const w34 = v128.load32_splat(wp, 76);
+  const w40 = v128.load32_splat(wp, 80);
+  const w41 = v128.load32_splat(wp, 84);
+  const w42 = v128.load32_splat(wp, 88);
+  const w43 = v128.load32_splat(wp, 92);
+  const w44 = v128.load32_splat(wp, 96);
+  const bv = f32x4.splat(b);
+  const lo = f32x4.splat(minv);
+  const hi = f32x4.splat(maxv);
+  const lm = loMaskOf(minv);
+  const hm = hiMaskOf(maxv);
+  const last = ow >= 4 ? ow - 4 : 0;
+  for (let ox: u32 = 0; ox < ow; ox += 4) {
+    const at = <usize>min(ox, last) << 2;
+    let r = p + at;
+    let x: v128;
+    let a0 = bv;
+    let a1 = bv;
+    // Input row 0: a0 weight row 0.
+    x = v128.load(r);
+    a0 = madd(x, w00, a0);
+    x = v128.load(r, 4);
+    a0 = madd(x, w01, a0);
+    x = v128.load(r, 8);
+    a0 = madd(x, w02, a0);
+    x = v128.load(r, 12);
+    a0 = madd(x, w03, a0);
+    x = v128.load(r, 16);
+    a0 = madd(x, w04, a0);
+    // Input row 1: a0 weight row 1, a1 weight row 0.
+    r += rs;
+    x = v128.load(r);
+    a0 = madd(x, w10, a0);
+    if (R > 1) a1 = madd(x, w00, a1);
+    x = v128.load(r, 4);
+    a0 = madd(x, w11, a0);
+    if (R > 1) a1 = madd(x, w01, a1);
+    x = v128.load(r, 8);
+    a0 = madd(x, w12, a0);
+    if (R > 1) a1 = madd(x, w02, a1);
+    x = v128.load(r, 12);
+    a0 = madd(x, w13, a0);
+    if (R > 1) a1 = madd(x, w03, a1);
+    x = v128.load(r, 16);
+    a0 = madd(x, w14, a0);
+    if (R > 1) a1 = madd(x, w04, a1);
+    // Input row 2: a0 weight row 2, a1 weight row 1.
+    r += rs;
+    x = v128.load(r);
+    a0 = madd(x, w20, a0);
+    if (R > 1) a1 = madd(x, w10, a1);
+    x = v128.load(r, 4);
+    a0 = madd(x, w21, a0);
+    if (R > 1) a1 = madd(x, w11, a1);
+    x = v128.load(r, 8);
+    a0 = madd(x, w22, a0);
+    if (R > 1) a1 = madd(x, w12, a1);
+    x = v128.load(r, 12);
+    a0 = madd(x, w23, a0);
+    if (R > 1) a1 = madd(x, w13, a1);
+    x = v128.load(r, 16);
+    a0 = madd(x, w24, a0);
+    if (R > 1) a1 = madd(x, w14, a1);
+    // Input row 3: a0 weight row 3, a1 weight row 2.
+    r += rs;
+    x = v128.load(r);
+    a0 = madd(x, w30, a0);
+    if (R > 1) a1 = madd(x, w20, a1);
+    x = v128.load(r, 4);
+    a0 = madd(x, w31, a0);
+    if (R > 1) a1 = madd(x, w21, a1);
+    x = v128.load(r, 8);
+    a0 = madd(x, w32, a0);
+    if (R > 1) a1 = madd(x, w22, a1);
+    x = v128.load(r, 12);
+    a0 = madd(x, w33, a0);
+    if (R > 1) a1 = madd(x, w23, a1);
+    x = v128.load(r, 16);
+    a0 = madd(x, w34, a0);
+    if (R > 1) a1 = madd(x, w24, a1);
+    // Input row 4: a0 weight row 4, a1 weight row 3.
+    r += rs;
+    x = v128.load(r);
+    a0 = madd(x, w40, a0);
+    if (R > 1) a1 = madd(x, w30, a1);
+    x = v128.load(r, 4);
+    a0 = madd(x, w41, a0);
+    if (R > 1) a1 = madd(x, w31, a1);
+    x = v128.load(r, 8);
+    a0 = madd(x, w42, a0);
+    if (R > 1) a1 = madd(x, w32, a1);
+    x = v128.load(r, 12);
+    a0 = madd(x, w43, a0);
+    if (R > 1) a1 = madd(x, w33, a1);
+    x = v128.load(r, 16);
+    a0 = madd(x, w44, a0);
+    if (R > 1) a1 = madd(x, w34, a1);
+    // Input row 5: a1 weight row 4.
+    if (R > 1) {
+      r += rs;
+      x = v128.load(r);
+      a1 = madd(x, w40, a1);
+      x = v128.load(r, 4);
+      a1 = madd(x, w41, a1);
+      x = v128.load(r, 8);
+      a1 = madd(x, w42, a1);
+      x = v128.load(r, 12);
+      a1 = madd(x, w43, a1);
+      x = v128.load(r, 16);
+      a1 = madd(x, w44, a1);
+    }
+    if (clamp) {
+      a0 = clampv(a0, lo, hi, lm, hm);
+      if (R > 1) a1 = clampv(a1, lo, hi, lm, hm);
+    }
+    const d = q + at;
+    if (ox + 4 <= ow) {
+      v128.store(d, a0);
+      if (R > 1) v128.store(d + ldy, a1);
+    } else if (ow >= 4) {
+      // The last 1-3 pixels: the top lanes of vectors computed at pixel ow - 4.
+      const lanes = ow - ox;
+      if (lanes == 1) {
+        v128.store32_lane(d, a0, 3, 12);
+        if (R > 1) v128.store32_lane(d + ldy, a1, 3, 12);
+      } else if (lanes == 2) {
+        v128.store64_lane(d, a0, 1, 8);
+        if (R > 1) v128.store64_lane(d + ldy, a1, 1, 8);
+      } else {
+        v128.store32_lane(d, a0, 1, 4);
+        if (R > 1) v128.store32_lane(d + ldy, a1, 1, 4);
+        v128.store64_lane(d, a0, 1, 8);
+        if (R > 1) v128.store64_lane(d + ldy, a1, 1, 8);
+      }
+    } else {
+      // Rows narrower than a vector.
+      v128.store(tile, a0);
+      if (R > 1) v128.store(tile, a1, 16);
+      putTail(q, ldy, R, ow, tile);
+    }
+  }
+}
+
+// 5x5, stride 2: R <= 2 output rows (one group) across the whole width; see the
+// file comment. Input row i feeds output row r with weight row i - 2*r.
+// @ts-ignore: decorator
+@inline function dw5s2Group(
+  R: u32,
+  p: usize,
+  rs: usize,
+  half: usize,
+  q: usize,
+  ldy: usize,
+  ow: u32,
+  wp: usize,
+  b: f32,
+  minv: f32,
+  maxv: f32,
+  clamp: bool,
+  tile: usize,
+): void {
+  const w00 = v128.load32_splat(wp);
+  const w01 = v128.load32_splat(wp, 4);
+  const w02 = v128.load32_splat(wp, 8);
+  const w03 = v128.load32_splat(wp, 12);
+  const w04 = v128.load32_splat(wp, 16);
+  const w10 = v128.load32_splat(wp, 20);
+  const w11 = v128.load32_splat(wp, 24);
+  const w12 = v128.load32_splat(wp, 28);
+  const w13 = v128.load32_splat(wp, 32);
+  const w14 = v128.load32_splat(wp, 36);
+  const w20 = v128.load32_splat(wp, 40);
+  const w21 = v128.load32_splat(wp, 44);
+  const w22 = v128.load32_splat(wp, 48);
+  const w23 = v128.load32_splat(wp, 52);
+  const w24 = v128.load32_splat(wp, 56);
+  const w30 = v128.load32_splat(wp, 60);
+  const w31 = v128.load32_splat(wp, 64);
+  const w32 = v128.load32_splat(wp, 68);
+  const w33 = v128.load32_splat(wp, 72);
+  const w34 = v128.load32_splat(wp, 76);
+  const w40 = v128.load32_splat(wp, 80);
+  const w41 = v128.load32_splat(wp, 84);
+  const w42 = v128.load32_splat(wp, 88);
+  const w43 = v128.load32_splat(wp, 92);
+  const w44 = v128.load32_splat(wp, 96);
+  const bv = f32x4.splat(b);
+  const lo = f32x4.splat(minv);
+  const hi = f32x4.splat(maxv);
+  const lm = loMaskOf(minv);
+  const hm = hiMaskOf(maxv);
+  const last = ow >= 4 ? ow - 4 : 0;
+  for (let ox: u32 = 0; ox < ow; ox += 4) {
+    const at = <usize>min(ox, last) << 2;
+    let r = p + at;
+    let x: v128;
+      let o: usize;
+    let a0 = bv;
+    let a1 = bv;
+    // Input row 0: a0 weight row 0.
+    o = r + half;
+    x = v128.load(r);
+    a0 = madd(x, w00, a0);
+    x = v128.load(o);
+    a0 = madd(x, w01, a0);
+    x = v128.load(r, 4);
+    a0 = madd(x, w02, a0);
+    x = v128.load(o, 4);
+    a0 = madd(x, w03, a0);
+    x = v128.load(r, 8);
+    a0 = madd(x, w04, a0);
+    // Input row 1: a0 weight row 1.
+    r += rs;
+    o = r + half;
+    x = v128.load(r);
+    a0 = madd(x, w10, a0);
+    x = v128.load(o);
+    a0 = madd(x, w11, a0);
+    x = v128.load(r, 4);
+    a0 = madd(x, w12, a0);
+    x = v128.load(o, 4);
+    a0 = madd(x, w13, a0);
+    x = v128.load(r, 8);
+    a0 = madd(x, w14, a0);
+    // Input row 2: a0 weight row 2, a1 weight row 0.
+    r += rs;
+    o = r + half;
+    x = v128.load(r);
+    a0 = madd(x, w20, a0);
+    if (R > 1) a1 = madd(x, w00, a1);
+    x = v128.load(o);
+    a0 = madd(x, w21, a0);
+    if (R > 1) a1 = madd(x, w01, a1);
+    x = v128.load(r, 4);
+    a0 = madd(x, w22, a0);
+    if (R > 1) a1 = madd(x, w02, a1);
+    x = v128.load(o, 4);
+    a0 = madd(x, w23, a0);
+    if (R > 1) a1 = madd(x, w03, a1);
+    x = v128.load(r, 8);
+    a0 = madd(x, w24, a0);
+    if (R > 1) a1 = madd(x, w04, a1);
+    // Input row 3: a0 weight row 3, a1 weight row 1.
+    r += rs;
+    o = r + half;
+    x = v128.load(r);
+    a0 = madd(x, w30, a0);
+    if (R > 1) a1 = madd(x, w10, a1);
+    x = v128.load(o);
+    a0 = madd(x, w31, a0);
+    if (R > 1) a1 = madd(x, w11, a1);
+    x = v128.load(r, 4);
+    a0 = madd(x, w32, a0);
+    if (R > 1) a1 = madd(x, w12, a1);
+    x = v128.load(o, 4);
+    a0 = madd(x, w33, a0);
+    if (R > 1) a1 = madd(x, w13, a1);
+    x = v128.load(r, 8);
+    a0 = madd(x, w34, a0);
+    if (R > 1) a1 = madd(x, w14, a1);
+    // Input row 4: a0 weight row 4, a1 weight row 2.
+    r += rs;
+    o = r + half;
+    x = v128.load(r);
+    a0 = madd(x, w40, a0);
+    if (R > 1) a1 = madd(x, w20, a1);
+    x = v128.load(o);
+    a0 = madd(x, w41, a0);
+    if (R > 1) a1 = madd(x, w21, a1);
+    x = v128.load(r, 4);
+    a0 = madd(x, w42, a0);
+    if (R > 1) a1 = madd(x, w22, a1);
+    x = v128.load(o, 4);
+    a0 = madd(x, w43, a0);
+    if (R > 1) a1 = madd(x, w23, a1);
+    x = v128.load(r, 8);
+    a0 = madd(x, w44, a0);
+    if (R > 1) a1 = madd(x, w24, a1);
+    // Input row 5: a1 weight row 3.
+    if (R > 1) {
+      r += rs;
+      o = r + half;
+      x = v128.load(r);
+      a1 = madd(x, w30, a1);
+      x = v128.load(o);
+      a1 = madd(x, w31, a1);
+      x = v128.load(r, 4);
+      a1 = madd(x, w32, a1);
+      x = v128.load(o, 4);
+      a1 = madd(x, w33, a1);
+      x = v128.load(r, 8);
+      a1 = madd(x, w34, a1);
+    }
+    // Input row 6: a1 weight row 4.
+    if (R > 1) {
+      r += rs;
+      o = r + half;
+      x = v128.load(r);
+      a1 = madd(x, w40, a1);
+      x = v128.load(o);
+      a1 = madd(x, w41, a1);
+      x = v128.load(r, 4);
+      a1 = madd(x, w42, a1);
+      x = v128.load(o, 4);
+      a1 = madd(x, w43, a1);
+      x = v128.load(r, 8);
+      a1 = madd(x, w44, a1);
+    }
+    if (clamp) {
+      a0 = clampv(a0, lo, hi, lm, hm);
+      if (R > 1) a1 = clampv(a1, lo, hi, lm, hm);
+    }
+    const d = q + at;
+    if (ox + 4 <= ow) {
+      v128.store(d, a0);
+      if (R > 1) v128.store(d + ldy, a1);
+    } else if (ow >= 4) {
+      // The last 1-3 pixels: the top lanes of vectors computed at pixel ow - 4.
+      const lanes = ow - ox;
+      if (lanes == 1) {
+        v128.store32_lane(d, a0, 3, 12);
+        if (R > 1) v128.store32_lane(d + ldy, a1, 3, 12);
+      } else if (lanes == 2) {
+        v128.store64_lane(d, a0, 1, 8);
+        if (R > 1) v128.store64_lane(d + ldy, a1, 1, 8);
+      } else {
+        v128.store32_lane(d, a0, 1, 4);
+        if (R > 1) v128.store32_lane(d + ldy, a1, 1, 4);
+        v128.store64_lane(d, a0, 1, 8);
+        if (R > 1) v128.store64_lane(d + ldy, a1, 1, 8);
+      }
+    } else {
+      // Rows narrower than a vector.
+      v128.store(tile, a0);
+      if (R > 1) v128.store(tile, a1, 16);
+      putTail(q, ldy, R, ow, tile);
+    }
+  }
+}
+
+// All output rows of one plane, per kernel and stride: whole groups, then one group of the rows
+// left. R is a constant in each expansion of a group kernel, so the unused accumulators and
+// input rows fold away.
+function dw3s1Plane(
+  p: usize,
+  rs: usize,
+  half: usize,
+  q: usize,
+  oh: u32,
+  ow: u32,
+  wp: usize,
+  b: f32,
+  minv: f32,
+  maxv: f32,
+  clamp: bool,
+  tile: usize,
+): void {
+  const ldy = <usize>ow << 2;
+  let oy: u32 = 0;
+  for (; oy + 4 <= oh; oy += 4) {
+    dw3s1Group(4, p, rs, half, q, ldy, ow, wp, b, minv, maxv, clamp, tile);
+    p += rs * 4;
+    q += ldy * 4;
+  }
+  const rem = oh - oy;
+  if (rem == 3) dw3s1Group(3, p, rs, half, q, ldy, ow, wp, b, minv, maxv, clamp, tile);
+  else if (rem == 2) dw3s1Group(2, p, rs, half, q, ldy, ow, wp, b, minv, maxv, clamp, tile);
+  else if (rem == 1) dw3s1Group(1, p, rs, half, q, ldy, ow, wp, b, minv, maxv, clamp, tile);
+}
+
+function dw3s2Plane(
+  p: usize,
+  rs: usize,
+  half: usize,
+  q: usize,
+  oh: u32,
+  ow: u32,
+  wp: usize,
+  b: f32,
+  minv: f32,
+  maxv: f32,
+  clamp: bool,
+  tile: usize,
+): void {
+  const ldy = <usize>ow << 2;
+  let oy: u32 = 0;
+  for (; oy + 4 <= oh; oy += 4) {
+    dw3s2Group(4, p, rs, half, q, ldy, ow, wp, b, minv, maxv, clamp, tile);
+    p += rs * 8;
+    q += ldy * 4;
+  }
+  const rem = oh - oy;
+  if (rem == 3) dw3s2Group(3, p, rs, half, q, ldy, ow, wp, b, minv, maxv, clamp, tile);
+  else if (rem == 2) dw3s2Group(2, p, rs, half, q, ldy, ow, wp, b, minv, maxv, clamp, tile);
+  else if (rem == 1) dw3s2Group(1, p, rs, half, q, ldy, ow, wp, b, minv, maxv, clamp, tile);
+}
+
+function dw5s1Plane(
+  p: usize,
+  rs: usize,
+  half: usize,
+  q: usize,
+  oh: u32,
+  ow: u32,
+  wp: usize,
+  b: f32,
+  minv: f32,
+  maxv: f32,
+  clamp: bool,
+  tile: usize,
+): void {
+  const ldy = <usize>ow << 2;
+  let oy: u32 = 0;
+  for (; oy + 2 <= oh; oy += 2) {
+    dw5s1Group(2, p, rs, half, q, ldy, ow, wp, b, minv, maxv, clamp, tile);
+    p += rs * 2;
+    q += ldy * 2;
+  }
+  const rem = oh - oy;
+  if (rem == 1) dw5s1Group(1, p, rs, half, q, ldy, ow, wp, b, minv, maxv, clamp, tile);
+}
+
+function dw5s2Plane(
+  p: usize,
+  rs: usize,
+  half: usize,
+  q: usize,
+  oh: u32,
+  ow: u32,
+  wp: usize,
+  b: f32,
+  minv: f32,
+  maxv: f32,
+  clamp: bool,
+  tile: usize,
+): void {
+  const ldy = <usize>ow << 2;
+  let oy: u32 = 0;
+  for (; oy + 2 <= oh; oy += 2) {
+    dw5s2Group(2, p, rs, half, q, ldy, ow, wp, b, minv, maxv, clamp, tile);
+    p += rs * 4;
+    q += ldy * 2;
+  }
+  const rem = oh - oy;
+  if (rem == 1) dw5s2Group(1, p, rs, half, q, ldy, ow, wp, b, minv, maxv, clamp, tile);
+}
+
+// All output rows of one plane from its scratch copy at `plane`.
+function dwPlane(
+  k: u32,
+  s: u32,
+  plane: usize,
+  rs: usize,
+  half: usize,
+  yp: usize,
+  oh: u32,
+  ow: u32,
+  wp: usize,
+  b: f32,
+  minv: f32,
+  maxv: f32,
+  clamp: bool,
+  tile: usize,
+): void {
+  if (k == 3) {
+    if (s == 1) dw3s1Plane(plane, rs, half, yp, oh, ow, wp, b, minv, maxv, clamp, tile);
+    else dw3s2Plane(plane, rs, half, yp, oh, ow, wp, b, minv, maxv, clamp, tile);
+  } else if (s == 1) {
+    dw5s1Plane(plane, rs, half, yp, oh, ow, wp, b, minv, maxv, clamp, tile);
+  } else {
+    dw5s2Plane(plane, rs, half, yp, oh, ow, wp, b, minv, maxv, clamp, tile);
+  }
+}
+
+// Scalar flavour, 3x3: the padded plane at sp (row stride rs bytes), one pixel at a time.
+function dwScalar3(
+  sp: usize,
+  rs: usize,
+  s: u32,
+  yp: usize,
+  oh: u32,
+  ow: u32,
+  wp: usize,
+  b: f32,
+  minv: f32,
+  maxv: f32,
+): void {
+  const w0 = load<f32>(wp);
+  const w1 = load<f32>(wp, 4);
+  const w2 = load<f32>(wp, 8);
+  const w3 = load<f32>(wp, 12);
+  const w4 = load<f32>(wp, 16);
+  const w5 = load<f32>(wp, 20);
+  const w6 = load<f32>(wp, 24);
+  const w7 = load<f32>(wp, 28);
+  const w8 = load<f32>(wp, 32);
+  const step = <usize>s << 2;
+  for (let oy: u32 = 0; oy < oh; oy++) {
+    let r0 = sp + <usize>(oy * s) * rs;
+    for (let ox: u32 = 0; ox < ow; ox++) {
+      const r1 = r0 + rs;
+      const r2 = r1 + rs;
+      let acc = b;
+      acc += w0 * load<f32>(r0);
+      acc += w1 * load<f32>(r0, 4);
+      acc += w2 * load<f32>(r0, 8);
+      acc += w3 * load<f32>(r1);
+      acc += w4 * load<f32>(r1, 4);
+      acc += w5 * load<f32>(r1, 8);
+      acc += w6 * load<f32>(r2);
+      acc += w7 * load<f32>(r2, 4);
+      acc += w8 * load<f32>(r2, 8);
+      store<f32>(yp, min(max(acc, minv), maxv));
+      yp += 4;
+      r0 += step;
+    }
+  }
+}
+
+// Scalar flavour, any kernel side.
+function dwScalarK(
+  sp: usize,
+  rs: usize,
+  k: u32,
+  s: u32,
+  yp: usize,
+  oh: u32,
+  ow: u32,
+  wp: usize,
+  b: f32,
+  minv: f32,
+  maxv: f32,
+): void {
+  for (let oy: u32 = 0; oy < oh; oy++) {
+    for (let ox: u32 = 0; ox < ow; ox++) {
+      let acc = b;
+      let row = sp + <usize>(oy * s) * rs + (<usize>(ox * s) << 2);
+      let w = wp;
+      for (let ky: u32 = 0; ky < k; ky++) {
+        for (let kx: u32 = 0; kx < k; kx++) {
+          acc += load<f32>(w) * load<f32>(row + (<usize>kx << 2));
+          w += 4;
+        }
+        row += rs;
+      }
+      store<f32>(yp, min(max(acc, minv), maxv));
+      yp += 4;
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// First-layer convolution: 3x3 from HWC images to CHW.
+
+/**
+ * Bytes of scratch `conv2d` needs (a 16-byte aligned pointer): the im2col matrix and the GEMM's
+ * scratch; sizes past 4 GiB give a value the host cannot allocate.
+ */
+export function conv2dScratchBytes(
+  cout: u32,
+  cin: u32,
+  batch: u32,
+  outHeight: u32,
+  outWidth: u32,
+): usize {
+  const n = <u64>batch * outHeight * outWidth;
+  if (n == 0 || cout == 0) return 0;
+  const kk = <u64>9 * cin;
+  if (n > TOO_LARGE || kk > TOO_LARGE) return saturate(TOO_LARGE + 1);
+  const cols = align64(kk * n * 4);
+  if (cols > TOO_LARGE) return saturate(cols);
+  return saturate(cols + gemmScratchBytes(cout, <u32>kk, <u32>n));
+}
+
+/**
+ * 3x3 convolution of `batch` HWC images (height x width x cin each, one after the other) into
+ * CHW output: y[o][n](oy, ox) = clamp(bias[o] + sum w[o](ky, kx, ci) x[n](iy, ix, ci)) with
+ * iy = oy s - padTop + ky, ix = ox s - padLeft + kx, zeros outside the image. `weights` is
+ * cout x 9 cin (ky, kx, ci order), `bias` cout floats or 0. `scratch` holds
+ * `conv2dScratchBytes(cout, cin, batch, outHeight, outWidth)` bytes, 16-byte aligned. y may not
+ * overlap x, weights, bias or scratch.
+ */
+export function conv2d(
+  cout: u32,
+  cin: u32,
+  batch: u32,
+  height: u32,
+  width: u32,
+  stride: u32,
+  padTop: u32,
+  padLeft: u32,
+  outHeight: u32,
+  outWidth: u32,
+  x: usize,
+  weights: usize,
+  bias: usize,
+  y: usize,
+  minv: f32,
+  maxv: f32,
+  scratch: usize,
+): void {
+  const n = batch * outHeight * outWidth;
+  if (cout == 0 || cin == 0 || n == 0) return;
+  const kk = 9 * cin;
+  im2col(cin, batch, height, width, stride, padTop, padLeft, outHeight, outWidth, x, scratch);
+  const gs = scratch + <usize>align64(<u64>kk * n * 4);
+  gemm(cout, kk, n, weights, scratch, bias, y, minv, maxv, gs);
+}
+
+// col[t][p] = x[image](iy, ix, ci) for t = (ky * 3 + kx) * cin + ci and p = (image, oy, ox),
+// zero outside the image; col rows are batch * outHeight * outWidth floats.
+function im2col(
+  cin: u32,
+  batch: u32,
+  height: u32,
+  width: u32,
+  s: u32,
+  padTop: u32,
+  padLeft: u32,
+  oh: u32,
+  ow: u32,
+  x: usize,
+  col: usize,
+): void {
+  const ldc = (<usize>batch * oh * ow) << 2;
+  const image = (<usize>height * width * cin) << 2;
+  const pixel = <usize>cin << 2;
+  const step = <usize>(s * cin) << 2;
+  const rowBytes = <usize>ow << 2;
+  for (let kx: u32 = 0; kx < 3; kx++) {
+    // Output columns whose tap kx lands inside the image: lo <= ox < hi.
+    const first = <i32>padLeft - <i32>kx; // ox * s >= first
+    let lo: u32 = first <= 0 ? 0 : <u32>((first + <i32>s - 1) / <i32>s);
+    const last = <i32>width - 1 + <i32>padLeft - <i32>kx; // ox * s <= last
+    let hi: u32 = last < 0 ? 0 : min(ow, <u32>(last / <i32>s) + 1);
+    if (lo > hi) lo = hi;
+    for (let ky: u32 = 0; ky < 3; ky++) {
+      for (let ci: u32 = 0; ci < cin; ci++) {
+        const t = (ky * 3 + kx) * cin + ci;
+        let dst = col + <usize>t * ldc;
+        let img = x + (<usize>ci << 2);
+        for (let nn: u32 = 0; nn < batch; nn++) {
+          for (let oy: u32 = 0; oy < oh; oy++) {
+            const iy = <i32>(oy * s + ky) - <i32>padTop;
+            if (iy < 0 || iy >= <i32>height || hi == 0) {
+              memory.fill(dst, 0, rowBytes);
+            } else {
+              if (lo > 0) memory.fill(dst, 0, <usize>lo << 2);
+              let src = img + <usize>iy * width * pixel + <usize>(lo * s + kx - padLeft) * pixel;
+              for (let ox = lo; ox < hi; ox++) {
+                store<f32>(dst + (<usize>ox << 2), load<f32>(src));
+                src += step;
+              }
+              if (hi < ow) memory.fill(dst + (<usize>hi << 2), 0, <usize>(ow - hi) << 2);
+            }
+            dst += rowBytes;
+          }
+          img += image;
+        }
+      }
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Global average pooling and add.
+
+/** y[i] = mean of the `pixels` floats at x + i * pixels, for i < count (0 for no pixels). */
+export function globalAvgPool(count: u32, pixels: u32, x: usize, y: usize): void {
+  const bytes = <usize>pixels << 2;
+  for (let i: u32 = 0; i < count; i++) {
+    let p = x + <usize>i * bytes;
+    const end = p + bytes;
+    let sum: f32 = 0;
+    if (ASC_FEATURE_SIMD) {
+      let a0 = f32x4.splat(0);
+      let a1 = a0;
+      let a2 = a0;
+      let a3 = a0;
+      while (end - p >= 64) {
+        a0 = f32x4.add(a0, v128.load(p));
+        a1 = f32x4.add(a1, v128.load(p, 16));
+        a2 = f32x4.add(a2, v128.load(p, 32));
+        a3 = f32x4.add(a3, v128.load(p, 48));
+        p += 64;
+      }
+      while (end - p >= 16) {
+        a0 = f32x4.add(a0, v128.load(p));
+        p += 16;
+      }
+      const t = f32x4.add(f32x4.add(a0, a1), f32x4.add(a2, a3));
+      sum = (f32x4.extract_lane(t, 0) + f32x4.extract_lane(t, 1)) +
+        (f32x4.extract_lane(t, 2) + f32x4.extract_lane(t, 3));
+    }
+    while (p < end) {
+      sum += load<f32>(p);
+      p += 4;
+    }
+    // Divide rather than multiply by the reciprocal: one rounding, as the reference.
+    store<f32>(y + (<usize>i << 2), pixels == 0 ? 0 : sum / <f32>pixels);
+  }
+}
+
+/** y[i] = clamp(a[i] + b[i], minv, maxv) for i < n; y may be a or b (not a partial overlap). */
+export function add(n: u32, a: usize, b: usize, y: usize, minv: f32, maxv: f32): void {
+  const bytes = <usize>n << 2;
+  let o: usize = 0;
+  if (ASC_FEATURE_SIMD) {
+    const lo = f32x4.splat(minv);
+    const hi = f32x4.splat(maxv);
+    const lm = loMaskOf(minv);
+    const hm = hiMaskOf(maxv);
+    for (; bytes - o >= 32; o += 32) {
+      const s0 = f32x4.add(v128.load(a + o), v128.load(b + o));
+      const s1 = f32x4.add(v128.load(a + o, 16), v128.load(b + o, 16));
+      v128.store(y + o, clampv(s0, lo, hi, lm, hm));
+      v128.store(y + o, clampv(s1, lo, hi, lm, hm), 16);
+    }
+    for (; bytes - o >= 16; o += 16) {
+      v128.store(y + o, clampv(f32x4.add(v128.load(a + o), v128.load(b + o)), lo, hi, lm, hm));
+    }
+  }
+  for (; o < bytes; o += 4) {
+    store<f32>(y + o, min(max(load<f32>(a + o) + load<f32>(b + o), minv), maxv));
+  }
+}
