@@ -29,8 +29,18 @@ export interface Variant {
 /** Dense, 90% unstructured, 90% in 1x4 blocks. */
 export const VARIANTS: readonly Variant[] = Object.freeze([
   { id: "dense", label: "dense (wasm GEMM 1x1)", mode: "dense" },
-  { id: "u90", label: "90% sparse, unstructured", mode: "sparse", prune: { sparsity: 0.9, block: 1 } },
-  { id: "b4-90", label: "90% sparse, 1x4 blocks", mode: "sparse", prune: { sparsity: 0.9, block: 4 } },
+  {
+    id: "u90",
+    label: "90% sparse, unstructured",
+    mode: "sparse",
+    prune: { sparsity: 0.9, block: 1 },
+  },
+  {
+    id: "b4-90",
+    label: "90% sparse, 1x4 blocks",
+    mode: "sparse",
+    prune: { sparsity: 0.9, block: 4 },
+  },
 ]);
 
 /** One layer's median time in a variant. */
@@ -161,7 +171,10 @@ export function benchNetwork(
  * The dense MobileNet v1 weights in the layout the tfjs harness takes (its classifier is a
  * 1x1 convolution, `[1, 1, 1024, classes]`).
  */
-export function tfjsWeights(spec: NetworkSpec, weights: ReadonlyMap<string, Weight>): Map<string, Weight> {
+export function tfjsWeights(
+  spec: NetworkSpec,
+  weights: ReadonlyMap<string, Weight>,
+): Map<string, Weight> {
   const out = new Map(weights);
   const fc = spec.layers[spec.layers.length - 1];
   const k = weights.get(`${fc.name}/kernel`)!;
