@@ -93,3 +93,23 @@ if (import.meta.main && Deno.args.includes("--table")) {
   rows.push(["all 13", (flops / 1e6).toFixed(2), ...ms.map((m) => cell(sum(m), flops))]);
   for (const r of rows) console.log(r.map((c, i) => (i ? c.padStart(22) : c.padEnd(16))).join(""));
 }
+
+// The five identical 512ch 14x14 layers are measured once. Deno.bench does nothing under
+// `deno run`.
+const seen = new Set<string>();
+for (const layer of DEPTHWISE_LAYERS) {
+  const { name, flops } = describe(layer);
+  if (seen.has(name)) continue;
+  seen.add(name);
+  const group = `depthwise 3x3 ${name} (${(flops / 1e6).toFixed(1)} MFLOP)`;
+  for (const backend of backends) {
+    // Set up lazily, so that `--table` and a filtered run allocate only what they measure.
+    let run: (() => void) | undefined;
+    Deno.bench({
+      name: `${backend.flavour} ${name}`,
+      group,
+      baseline: backend.flavour === "js",
+      fn: () => (run ??= setupDepthwise(backend, layer))(),
+    });
+  }
+}
