@@ -64,6 +64,7 @@ export {
   type FullyConnectedLayer,
   type GlobalAvgPoolLayer,
   inferShapes,
+  type LayerBase,
   type LayerShape,
   type LayerSpec,
   type NetworkSpec,

@@ -32,7 +32,7 @@ export interface WeightNames {
 }
 
 /** Fields every layer has. */
-interface LayerBase {
+export interface LayerBase {
   /** The layer's name, unique in the spec; weights are found by it. */
   readonly name: string;
   /** Where its weights are, when not at the default names. */
@@ -44,6 +44,7 @@ interface LayerBase {
  * `[3, 3, cin, outChannels]`.
  */
 export interface Conv2dLayer extends LayerBase {
+  /** The layer kind. */
   readonly kind: "conv2d";
   /** Output channels. */
   readonly outChannels: number;
@@ -57,6 +58,7 @@ export interface Conv2dLayer extends LayerBase {
 
 /** A depthwise convolution, 3x3 or 5x5. Kernel `[k, k, channels, 1]`. */
 export interface DepthwiseLayer extends LayerBase {
+  /** The layer kind. */
   readonly kind: "depthwise";
   /** 3 or 5; default 3. */
   readonly kernel?: number;
@@ -73,6 +75,7 @@ export interface DepthwiseLayer extends LayerBase {
  * Kernel `[1, 1, cin, outChannels]`.
  */
 export interface Conv1x1Layer extends LayerBase {
+  /** The layer kind. */
   readonly kind: "conv1x1";
   /** Output channels. */
   readonly outChannels: number;
@@ -82,6 +85,7 @@ export interface Conv1x1Layer extends LayerBase {
 
 /** Global average pooling: every channel of every image to one value. No weights. */
 export interface GlobalAvgPoolLayer extends LayerBase {
+  /** The layer kind. */
   readonly kind: "globalAvgPool";
 }
 
@@ -90,6 +94,7 @@ export interface GlobalAvgPoolLayer extends LayerBase {
  * (Keras Dense) or `[1, 1, cin, units]` (a 1x1 convolution, as MobileNet v1 stores it).
  */
 export interface FullyConnectedLayer extends LayerBase {
+  /** The layer kind. */
   readonly kind: "fullyConnected";
   /** Output units. */
   readonly units: number;
@@ -99,6 +104,7 @@ export interface FullyConnectedLayer extends LayerBase {
 
 /** The residual connection: adds the output of an earlier layer to the previous one. */
 export interface AddLayer extends LayerBase {
+  /** The layer kind. */
   readonly kind: "add";
   /** The name of the earlier layer whose output is added; `"input"` is not allowed. */
   readonly from: string;
