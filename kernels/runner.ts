@@ -95,6 +95,20 @@ interface Step {
   readonly run: (x: Tensor) => void;
 }
 
+/**
+ * The input as finite f32 values: a Float32Array that is all finite is used as it is (the
+ * upload copies it), anything else is converted by `toFloat32`, which names the first bad
+ * element. `x * 0` is 0 for every finite x and NaN otherwise, so one sum tests them all.
+ */
+function finiteImages(data: NumberArray): Float32Array {
+  if (data instanceof Float32Array) {
+    let z = 0;
+    for (let i = 0; i < data.length; i++) z += data[i] * 0;
+    if (z === 0) return data;
+  }
+  return toFloat32("input", data);
+}
+
 function withBatch(w: Window, batch: number): Window {
   return Object.freeze({ ...w, batch });
 }
@@ -227,7 +241,7 @@ export function compileNetwork(
         "rows" in input
       ? input.data
       : input as NumberArray;
-    const images = toFloat32("input", checkLength("input", data, inputLength));
+    const images = finiteImages(checkLength("input", data, inputLength));
     using x = backend.upload({ rows: batch, cols: height * width * channels, data: images });
     let prev: Tensor = x;
     for (const step of steps) {
