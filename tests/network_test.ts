@@ -342,3 +342,18 @@ Deno.test("compareLayers catches one wrong element", () => {
   assert.ok(report[layer].ratio > 1);
   assert.equal(report[layer].at, at);
 });
+
+Deno.test("MobileNet v1 at 224x224, 90% sparse, on the best backend: every layer within its bound", () => {
+  const spec = mobileNetV1();
+  const weights = pruneNetwork(spec, randomWeights(spec, 21), { sparsity: 0.9 });
+  const input = image(spec, 1, 8);
+  using net = compileNetwork(spec, weights, { backend: backends[0] });
+  const report = compareLayers(spec, weights, input, net.trace(input));
+  assert.equal(report.length, 29);
+  for (const l of report) assert.ok(l.ratio <= 1, `${l.name}: ${l.ratio}`);
+  // End to end, the logits agree with the all-reference network far inside f32 noise.
+  const want = referenceNetwork(spec, weights, input).output.data;
+  const got = net.run(input).data;
+  const scale = Math.max(...want.map(Math.abs));
+  got.forEach((v, i) => assert.ok(Math.abs(v - want[i]) <= 1e-4 * scale, `logit ${i}`));
+});
