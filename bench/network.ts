@@ -168,16 +168,28 @@ export function benchNetwork(
 }
 
 /**
- * The dense MobileNet v1 weights in the layout the tfjs harness takes (its classifier is a
- * 1x1 convolution, `[1, 1, 1024, classes]`).
+ * Classifiers that Keras stores as a 1x1 convolution: MobileNet v1's `conv_preds`
+ * (`[1, 1, 1024, classes]`). MobileNet v2's `Logits` is a Dense layer (`[1280, classes]`).
+ */
+const KERAS_CONV_CLASSIFIERS: ReadonlySet<string> = new Set(["conv_preds"]);
+
+/**
+ * A network's weights in the layouts the tfjs harness (bench/tfjs.ts) takes, which are Keras's:
+ * as ours, except that a fully connected layer Keras stores as a 1x1 convolution (MobileNet v1's
+ * `conv_preds`) gets its kernel reshaped to `[1, 1, cin, units]`; MobileNet v2's `Logits` stays
+ * `[1280, units]`. The data are shared, not copied.
  */
 export function tfjsWeights(
   spec: NetworkSpec,
   weights: ReadonlyMap<string, Weight>,
 ): Map<string, Weight> {
   const out = new Map(weights);
-  const fc = spec.layers[spec.layers.length - 1];
-  const k = weights.get(`${fc.name}/kernel`)!;
-  out.set(`${fc.name}/kernel`, { shape: [1, 1, ...k.shape], data: k.data });
+  for (const layer of spec.layers) {
+    if (layer.kind !== "fullyConnected" || !KERAS_CONV_CLASSIFIERS.has(layer.name)) continue;
+    const name = layer.weights?.kernel ?? `${layer.name}/kernel`;
+    const k = weights.get(name);
+    if (k === undefined || k.shape.length !== 2) continue; // missing: the harness names it
+    out.set(name, { shape: [1, 1, ...k.shape], data: k.data });
+  }
   return out;
 }

@@ -167,7 +167,7 @@ export interface SavedNetworkResult {
   readonly relDiff?: number;
 }
 
-/** The dense MobileNet v1 on TensorFlow.js's WebAssembly backend, timed in the same run. */
+/** A dense MobileNet (v1 or v2) on TensorFlow.js's WebAssembly backend, timed in the same run. */
 export interface SavedTfjsResult {
   /** The network it runs (the same spec and weights as ours), e.g. `"MobileNet v1 1.0"`. */
   readonly network: string;
@@ -209,10 +209,17 @@ export interface SavedNetworks {
   };
   /** Every network and variant, in run order. */
   readonly results: readonly SavedNetworkResult[];
-  /** The TensorFlow.js baseline, or null when skipped or failed (see `tfjsNote`). */
+  /** The TensorFlow.js MobileNet v1 baseline, or null when skipped or failed (see `tfjsNote`). */
   readonly tfjs: SavedTfjsResult | null;
-  /** Why there is no TensorFlow.js result. */
+  /** Why there is no TensorFlow.js v1 result. */
   readonly tfjsNote?: string;
+  /**
+   * The TensorFlow.js MobileNet v2 baseline, or null when skipped or failed (see `tfjsV2Note`);
+   * absent in older results, which had none.
+   */
+  readonly tfjsV2?: SavedTfjsResult | null;
+  /** Why there is no TensorFlow.js v2 result. */
+  readonly tfjsV2Note?: string;
   /** The end-to-end targets. */
   readonly targets: readonly TargetResult[];
 }
@@ -928,7 +935,8 @@ export function renderReport(r: BenchResults, source: string): RenderedReport {
     "deno task bench --no-tfjs            # without the TensorFlow.js baseline",
     "deno task demo                       # MobileNet v1 224x224: dense vs 90% sparse, latency, per-layer times",
     "deno run --allow-read --allow-sys=hostname,osRelease,cpus bench/sweep.ts   # the 1x1 layer sweep",
-    "deno run --allow-read bench/tfjs.ts                                        # TensorFlow.js alone",
+    "deno run --allow-read bench/tfjs.ts                                        # TensorFlow.js alone (MobileNet v1)",
+    "deno run --allow-read bench/tfjs.ts --model v2                             # TensorFlow.js alone (MobileNet v2)",
     "deno bench --allow-read bench/spmm_bench.ts                                # deno bench",
     "deno run --allow-read bench/roofline.ts                                    # the roofline alone",
     "deno run --allow-read --allow-write bench/report.ts bench/results/latest.json  # re-render",
@@ -938,6 +946,11 @@ export function renderReport(r: BenchResults, source: string): RenderedReport {
     "",
   );
   return { markdown: formatMarkdown(md.join("\n")), images };
+}
+
+/** The TensorFlow.js baseline of the network named `name` (v1 or v2), if measured. */
+export function tfjsFor(net: SavedNetworks, name: string): SavedTfjsResult | undefined {
+  return [net.tfjs, net.tfjsV2].find((t) => t?.network === name) ?? undefined;
 }
 
 /** The end-to-end section of the page and its per-layer charts. */
@@ -968,7 +981,7 @@ function networkSection(net: SavedNetworks): { md: string[]; images: Record<stri
   for (const name of names) {
     const rs = net.results.filter((x) => x.network === name);
     const dense = rs.find((x) => x.variant === "dense");
-    const tfjs = net.tfjs?.network === name ? net.tfjs : undefined;
+    const tfjs = tfjsFor(net, name);
     md.push("", `### ${name}`, "");
     const head = [
       "variant",
@@ -1008,17 +1021,21 @@ function networkSection(net: SavedNetworks): { md: string[]; images: Record<stri
       md.push(
         "The TensorFlow.js row is the same dense network (same weights, same image) built from " +
           "tfjs's fused operators on `@tensorflow/tfjs-backend-wasm` (XNNPACK) by " +
-          "`bench/tfjs.ts`, timed the same way in the same run.",
+          "`bench/tfjs.ts`" +
+          (/v1/.test(name) ? "" : " (layer by layer from our own spec, `mobileNetV2()`)") +
+          ", timed the same way in the same run.",
         "",
       );
-    } else if (net.tfjs === null && /v1/.test(name)) {
+    } else if (/v1/.test(name)) {
       md.push(`No TensorFlow.js baseline in this run: ${net.tfjsNote ?? "skipped"}.`, "");
-    } else if (!/v1/.test(name)) {
+    } else if (net.tfjsV2 === undefined) {
       md.push(
-        "There is no TensorFlow.js counterpart here (`bench/tfjs.ts` builds MobileNet v1 only), " +
-          "so this network is compared with our own dense run.",
+        "There is no TensorFlow.js counterpart in this run (`bench/tfjs.ts` built MobileNet v1 " +
+          "only then), so this network is compared with our own dense run.",
         "",
       );
+    } else {
+      md.push(`No TensorFlow.js baseline in this run: ${net.tfjsV2Note ?? "skipped"}.`, "");
     }
     if (rs.length > 0 && rs[0].layers.length > 0) {
       const file = networkChartName(name);

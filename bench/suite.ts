@@ -48,6 +48,7 @@ import {
   type SavedRoofline,
   type SavedTfjsResult,
   type TargetResult,
+  tfjsFor,
   writeReport,
 } from "./report.ts";
 import { measureRoofline } from "./roofline.ts";
@@ -380,16 +381,18 @@ function message(e: unknown): string {
 }
 
 /**
- * The dense MobileNet v1 on TensorFlow.js's wasm backend, with the weights of our dense variant,
- * timed like our networks, and its logits compared with our dense network's on the same image.
+ * The dense MobileNet v1 or v2 on TensorFlow.js's wasm backend, with the weights of our dense
+ * variant, timed like our networks, and its logits compared with our dense network's on the same
+ * image.
  */
 async function runTfjs(
   backend: Backend,
   spec: NetworkSpec,
+  model: "v1" | "v2",
   timing: SavedNetworks["timing"],
 ): Promise<SavedTfjsResult> {
   // Loaded only when used, so --no-tfjs runs without the npm packages.
-  const { createTfjsMobileNetV1 } = await import("./tfjs.ts");
+  const { createTfjsMobileNetV1, createTfjsMobileNetV2 } = await import("./tfjs.ts");
   const { version_core } = await import("@tensorflow/tfjs-core");
   const dense = VARIANTS[0];
   const weights = variantWeights(spec, dense);
@@ -399,9 +402,8 @@ async function runTfjs(
     using net = compileNetwork(spec, weights, { backend, mode: dense.mode });
     ours = net.run(input).data;
   }
-  const net = await createTfjsMobileNetV1(tfjsWeights(spec, weights), {
-    inputSize: spec.input.height,
-  });
+  const create = model === "v1" ? createTfjsMobileNetV1 : createTfjsMobileNetV2;
+  const net = await create(tfjsWeights(spec, weights), { inputSize: spec.input.height });
   try {
     const relDiff = relativeDiff(net.run(input), ours);
     const options: MeasureOptions = {
@@ -430,22 +432,29 @@ async function runTfjs(
   }
 }
 
+/** The TensorFlow.js baseline of one network, or why there is none. */
+export interface TfjsBaseline {
+  /** The result, or null when skipped or failed. */
+  readonly result: SavedTfjsResult | null;
+  /** Why there is no result. */
+  readonly note?: string;
+}
+
 /**
  * The end-to-end targets: MobileNet v1 90% unstructured over TensorFlow.js's dense v1 (>= 3x)
- * and over our dense v1 (>= 4x), judged; MobileNet v2 90% unstructured over our dense v2,
- * reported next to the 4x threshold. A variant that failed its layer check does not meet one.
+ * and over our dense v1 (>= 4x), judged; MobileNet v2 90% unstructured over TensorFlow.js's
+ * dense v2 and over our dense v2, reported next to the same thresholds, not judged. A variant
+ * that failed its layer check does not meet one.
  *
  * @param results the network results
- * @param tfjs the TensorFlow.js baseline, if measured
+ * @param tfjs the TensorFlow.js baselines of v1 and v2
  * @param names the spec names of MobileNet v1 and v2
- * @param tfjsNote why there is no TensorFlow.js baseline
  * @returns the targets
  */
 export function networkTargets(
   results: readonly SavedNetworkResult[],
-  tfjs: SavedTfjsResult | null,
+  tfjs: { readonly v1: TfjsBaseline; readonly v2: TfjsBaseline },
   names: { readonly v1: string; readonly v2: string },
-  tfjsNote?: string,
 ): TargetResult[] {
   const find = (network: string, variant: string) =>
     results.find((r) => r.network === network && r.variant === variant);
@@ -494,18 +503,22 @@ export function networkTargets(
   };
   const v1Dense = find(names.v1, "dense"), v2Dense = find(names.v2, "dense");
   const notRun = "not measured in this run";
+  const base = (b: TfjsBaseline) =>
+    b.result === null ? undefined : {
+      medianMs: b.result.medianMs,
+      what: `TensorFlow.js ${b.result.version} (${b.result.binary})`,
+    };
+  const missing = (b: TfjsBaseline) =>
+    b.result === null ? `no TensorFlow.js baseline: ${b.note ?? notRun}` : notRun;
   return [
     target(
       "mobilenet-v1-u90-vs-tfjs",
       "MobileNet v1 90% unstructured over TensorFlow.js wasm dense, same run",
       3,
       find(names.v1, "u90"),
-      tfjs === null ? undefined : {
-        medianMs: tfjs.medianMs,
-        what: `TensorFlow.js ${tfjs.version} (${tfjs.binary})`,
-      },
+      base(tfjs.v1),
       find(names.v1, "b4-90"),
-      tfjs === null ? `no TensorFlow.js baseline: ${tfjsNote ?? notRun}` : notRun,
+      missing(tfjs.v1),
     ),
     target(
       "mobilenet-v1-u90-vs-dense",
@@ -515,6 +528,16 @@ export function networkTargets(
       v1Dense && { medianMs: v1Dense.medianMs, what: "dense" },
       find(names.v1, "b4-90"),
       notRun,
+    ),
+    target(
+      "mobilenet-v2-u90-vs-tfjs",
+      "MobileNet v2 90% unstructured over TensorFlow.js wasm dense, same run (reported)",
+      3,
+      find(names.v2, "u90"),
+      base(tfjs.v2),
+      find(names.v2, "b4-90"),
+      missing(tfjs.v2),
+      true,
     ),
     target(
       "mobilenet-v2-u90-vs-dense",
@@ -531,7 +554,7 @@ export function networkTargets(
 
 /**
  * MobileNet v1 and v2 at 224 on one flavour, every variant, timed and checked; the dense
- * MobileNet v1 on TensorFlow.js's wasm backend right after our v1 runs (unless `noTfjs`).
+ * network on TensorFlow.js's wasm backend right after our variants of it (unless `noTfjs`).
  * A network that throws is left out and named in `failures`; the others still run.
  */
 async function runNetworks(
@@ -545,9 +568,12 @@ async function runNetworks(
   const v1 = mobileNetV1(), v2 = mobileNetV2();
   const names = { v1: v1.name ?? "MobileNet v1", v2: v2.name ?? "MobileNet v2" };
   const results: NetworkResult[] = [];
-  let tfjs: SavedTfjsResult | null = null;
-  let tfjsNote: string | undefined = noTfjs ? "skipped (--no-tfjs)" : undefined;
-  for (const spec of [v1, v2]) {
+  const skipped = noTfjs ? "skipped (--no-tfjs)" : undefined;
+  const tfjs: Record<"v1" | "v2", { result: SavedTfjsResult | null; note?: string }> = {
+    v1: { result: null, note: skipped },
+    v2: { result: null, note: skipped },
+  };
+  for (const [model, spec] of [["v1", v1], ["v2", v2]] as const) {
     for (const v of VARIANTS) {
       progress(`network ${spec.name} ${v.id} (${backend.flavour}) ...`);
       try {
@@ -568,20 +594,20 @@ async function runNetworks(
         progress(`  failed: ${message(e)}`);
       }
     }
-    if (spec === v1 && !noTfjs) {
+    if (!noTfjs) {
       progress(`network ${spec.name} on TensorFlow.js wasm ...`);
       try {
-        tfjs = await runTfjs(backend, spec, timing);
+        const t = await runTfjs(backend, spec, model, timing);
+        tfjs[model] = { result: t };
         progress(
-          `  median ${tfjs.medianMs.toFixed(2)} ms (min ${tfjs.minMs.toFixed(2)}, ` +
-            `${tfjs.samples} runs; ${tfjs.binary}), rel. diff vs ours ${
-              tfjs.relDiff.toExponential(1)
-            }`,
+          `  median ${t.medianMs.toFixed(2)} ms (min ${t.minMs.toFixed(2)}, ` +
+            `${t.samples} runs; ${t.binary}), rel. diff vs ours ${t.relDiff.toExponential(1)}`,
         );
       } catch (e) {
-        tfjsNote = `failed: ${message(e)}`;
-        failures.push(`TensorFlow.js ${spec.name} ${tfjsNote}`);
-        progress(`  ${tfjsNote}`);
+        const note = `failed: ${message(e)}`;
+        tfjs[model] = { result: null, note };
+        failures.push(`TensorFlow.js ${spec.name} ${note}`);
+        progress(`  ${note}`);
       }
     }
   }
@@ -591,9 +617,11 @@ async function runNetworks(
     size: v1.input.height,
     timing,
     results: saved,
-    tfjs,
-    ...(tfjsNote === undefined ? {} : { tfjsNote }),
-    targets: networkTargets(saved, tfjs, names, tfjsNote),
+    tfjs: tfjs.v1.result,
+    ...(tfjs.v1.note === undefined ? {} : { tfjsNote: tfjs.v1.note }),
+    tfjsV2: tfjs.v2.result,
+    ...(tfjs.v2.note === undefined ? {} : { tfjsV2Note: tfjs.v2.note }),
+    targets: networkTargets(saved, tfjs, names),
   };
 }
 
@@ -605,7 +633,7 @@ function printNetworks(n: SavedNetworks): void {
   for (const name of [...new Set(n.results.map((r) => r.network))]) {
     const rs = n.results.filter((r) => r.network === name);
     const dense = rs.find((r) => r.variant === "dense");
-    const tfjs = n.tfjs?.network === name ? n.tfjs : undefined;
+    const tfjs = tfjsFor(n, name);
     for (const r of rs) {
       console.log(
         `  ${`${name} ${r.variant}`.padEnd(26)} ${r.medianMs.toFixed(2).padStart(8)} ms` +
@@ -622,7 +650,8 @@ function printNetworks(n: SavedNetworks): void {
       );
     }
   }
-  if (n.tfjs === null) console.log(`  TensorFlow.js: ${n.tfjsNote ?? "not run"}`);
+  if (n.tfjs === null) console.log(`  TensorFlow.js v1: ${n.tfjsNote ?? "not run"}`);
+  if (!n.tfjsV2) console.log(`  TensorFlow.js v2: ${n.tfjsV2Note ?? "not run"}`);
 }
 
 function slug(s: string): string {

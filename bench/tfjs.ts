@@ -1,8 +1,10 @@
-// The dense baseline: MobileNet v1 (1.0, 1000 classes) on TensorFlow.js's WebAssembly backend
-// (@tensorflow/tfjs-backend-wasm, whose convolutions are XNNPACK operators), one thread, in this
-// Deno process, so it can be timed next to our own kernels.
+// The dense baselines: MobileNet v1 and v2 (1.0, 1000 classes) on TensorFlow.js's WebAssembly
+// backend (@tensorflow/tfjs-backend-wasm, whose convolutions are XNNPACK operators), one thread,
+// in this Deno process, so they can be timed next to our own kernels. v1 is written out here from
+// the paper's table; v2 is built by walking our own spec (`mobileNetV2()` in ../mod.ts), so its
+// layer names and structure are ours by construction.
 //
-// Usage: deno run -A bench/tfjs.ts [--runs N] [--warmup N] [--size N] [--no-simd]
+// Usage: deno run -A bench/tfjs.ts [--model v1|v2] [--runs N] [--warmup N] [--size N] [--no-simd]
 //
 // (--allow-read is the one permission it needs: to read the .wasm out of the npm cache.)
 //
@@ -29,6 +31,13 @@
 import * as tf from "@tensorflow/tfjs-core";
 import * as tfwasm from "@tensorflow/tfjs-backend-wasm";
 import { fileURLToPath } from "node:url";
+import {
+  inferShapes,
+  type LayerShape,
+  mobileNetV2,
+  type NetworkSpec,
+  randomWeights,
+} from "../mod.ts";
 import { seededRandom } from "../testing.ts";
 
 /** One weight tensor: the shape in tfjs layout and its values, row-major. */
@@ -39,10 +48,20 @@ export interface WeightTensor {
   readonly data: Float32Array;
 }
 
-/** The weights of MobileNet v1 by Keras layer name (`conv1/kernel`, `conv_dw_1/bias`, ...). */
-export type MobileNetV1Weights = ReadonlyMap<string, WeightTensor>;
+/** Weight tensors by Keras name (`<layer>/kernel`, `<layer>/depthwise_kernel`, `<layer>/bias`). */
+export type TfjsWeights = ReadonlyMap<string, WeightTensor>;
 
-/** Options of {@link createTfjsMobileNetV1}. */
+/** The weights of MobileNet v1 by Keras layer name (`conv1/kernel`, `conv_dw_1/bias`, ...). */
+export type MobileNetV1Weights = TfjsWeights;
+
+/**
+ * The weights of MobileNet v2 by Keras layer name, as `randomWeights(mobileNetV2())` names them
+ * (`Conv1/kernel`, `block_1_expand/kernel`, `block_1_depthwise/depthwise_kernel`,
+ * `Logits/kernel` `[1280, 1000]`, ...), BatchNorm folded into the biases.
+ */
+export type MobileNetV2Weights = TfjsWeights;
+
+/** Options of {@link createTfjsMobileNetV1} and {@link createTfjsMobileNetV2}. */
 export interface TfjsMobileNetOptions {
   /** XNNPACK threads; only 1 can run under Deno (see the top of this file). Default 1. */
   readonly threads?: number;
@@ -52,7 +71,7 @@ export interface TfjsMobileNetOptions {
   readonly simd?: boolean;
 }
 
-/** A MobileNet v1 ready to run on the tfjs WebAssembly backend. */
+/** A MobileNet ready to run on the tfjs WebAssembly backend. */
 export interface TfjsMobileNet {
   /**
    * Runs one image, `inputSize x inputSize x 3` in HWC order, and reads the 1000 logits back
@@ -209,7 +228,7 @@ async function startBackend(simd: boolean | undefined, threads: number): Promise
   });
 }
 
-function take(weights: MobileNetV1Weights, name: string, shape: readonly number[]): tf.Tensor {
+function take(weights: TfjsWeights, name: string, shape: readonly number[]): tf.Tensor {
   const w = weights.get(name);
   if (w === undefined) throw new RangeError(`weights: missing ${name}`);
   if (w.shape.length !== shape.length || w.shape.some((d, i) => d !== shape[i])) {
@@ -238,20 +257,7 @@ export async function createTfjsMobileNetV1(
   weights: MobileNetV1Weights,
   options: TfjsMobileNetOptions = {},
 ): Promise<TfjsMobileNet> {
-  const threads = options.threads ?? 1;
-  const size = options.inputSize ?? 224;
-  if (threads !== 1) {
-    throw new RangeError(`threads: only 1 runs under Deno (no threaded binary), got ${threads}`);
-  }
-  if (!Number.isInteger(size) || size < 1) {
-    throw new RangeError(`inputSize: expected a positive integer, got ${size}`);
-  }
-  started ??= startBackend(options.simd, threads);
-  const state = await started;
-  if (options.simd !== undefined && options.simd !== state.simd) {
-    throw new RangeError(`simd: the backend already runs with simd ${state.simd}`);
-  }
-
+  const { size, state } = await prepare(options);
   const all: tf.Tensor[] = [];
   const t = <R extends tf.Rank>(name: string, shape: readonly number[]) => {
     const x = take(weights, name, shape);
@@ -280,7 +286,6 @@ export async function createTfjsMobileNetV1(
     bias: t("conv_preds/bias", [CLASSES]),
   };
 
-  let disposed = false;
   const forward = (input: Float32Array): tf.Tensor => {
     let x = tf.tensor4d(input, [1, size, size, 3]);
     x = tf.fused.conv2d({
@@ -320,6 +325,37 @@ export async function createTfjsMobileNetV1(
     });
     return tf.reshape(logits, [CLASSES]);
   };
+  return wrap(forward, all, size, state);
+}
+
+/** Checks the options and starts the backend (once per process); the checked input size. */
+async function prepare(
+  options: TfjsMobileNetOptions,
+): Promise<{ size: number; state: BackendState }> {
+  const threads = options.threads ?? 1;
+  const size = options.inputSize ?? 224;
+  if (threads !== 1) {
+    throw new RangeError(`threads: only 1 runs under Deno (no threaded binary), got ${threads}`);
+  }
+  if (!Number.isInteger(size) || size < 1) {
+    throw new RangeError(`inputSize: expected a positive integer, got ${size}`);
+  }
+  started ??= startBackend(options.simd, threads);
+  const state = await started;
+  if (options.simd !== undefined && options.simd !== state.simd) {
+    throw new RangeError(`simd: the backend already runs with simd ${state.simd}`);
+  }
+  return { size, state };
+}
+
+/** The network around a forward pass (run inside `tf.tidy`) and its weight tensors. */
+function wrap(
+  forward: (input: Float32Array) => tf.Tensor,
+  weights: readonly tf.Tensor[],
+  size: number,
+  state: BackendState,
+): TfjsMobileNet {
+  let disposed = false;
   return {
     run(input: Float32Array): Float32Array {
       if (disposed) throw new Error("run: the network was disposed");
@@ -344,9 +380,186 @@ export async function createTfjsMobileNetV1(
     dispose() {
       if (disposed) return;
       disposed = true;
-      for (const x of all) x.dispose();
+      for (const x of weights) x.dispose();
     },
   };
+}
+
+/** A layer's clamp as a tfjs fused activation. */
+function fusedActivation(s: LayerShape): "linear" | "relu" | "relu6" {
+  if (s.min === -Infinity && s.max === Infinity) return "linear";
+  if (s.min === 0 && s.max === Infinity) return "relu";
+  if (s.min === 0 && s.max === 6) return "relu6";
+  throw new RangeError(`${s.layer.name}: no tfjs fused activation clamps to [${s.min}, ${s.max}]`);
+}
+
+/** A windowed layer's padding as tfjs takes it ("same" by default, as in the spec). */
+function tfPadding(s: LayerShape): "same" | "valid" {
+  const p = (s.layer as { padding?: unknown }).padding ?? "same";
+  if (p !== "same" && p !== "valid") {
+    throw new RangeError(`${s.layer.name}: padding ${JSON.stringify(p)} is not built here`);
+  }
+  return p;
+}
+
+/**
+ * Builds a network spec (the kinds {@link mobileNetV2} uses: conv2d, depthwise, conv1x1, add,
+ * globalAvgPool, fullyConnected) on the tfjs WebAssembly backend, walking `inferShapes(spec)`:
+ * fused convolution + bias + activation operators with TensorFlow "same" padding, `tf.add` for
+ * the residuals, `tf.mean` for the pooling and a fused matMul + bias for the classifier, as a
+ * converted tfjs model runs. Weights are read at the Keras names `randomWeights(spec)` writes
+ * (`<layer>/kernel`, `<layer>/depthwise_kernel`, `<layer>/bias`, or the spec's own names), in
+ * TensorFlow layouts, BatchNorm already folded; a classifier kernel may also come as a 1x1
+ * convolution `[1, 1, cin, units]`. Each activation is freed after its last reader, as tfjs's
+ * graph executor does.
+ *
+ * @param spec the network; its input is the square `inputSize` of the result
+ * @param weights the weights by name
+ * @param options threads (only 1), SIMD or plain binary (`inputSize` must match the spec)
+ * @returns the network; `run` returns the flattened last layer
+ * @throws {RangeError} on a missing or misshapen weight, unfolded batch norm parameters, a layer
+ *   tfjs cannot fuse (a custom clamp, explicit padding), or a bad option
+ */
+export async function createTfjsNetwork(
+  spec: NetworkSpec,
+  weights: TfjsWeights,
+  options: TfjsMobileNetOptions = {},
+): Promise<TfjsMobileNet> {
+  const { height, width, channels } = spec.input;
+  if (height !== width || channels !== 3) {
+    throw new RangeError(
+      `spec: expected a square 3-channel input, got ${height}x${width}x${channels}`,
+    );
+  }
+  const { size, state } = await prepare({ ...options, inputSize: options.inputSize ?? height });
+  if (size !== height) throw new RangeError(`inputSize: ${size} differs from the spec's ${height}`);
+  const shapes = inferShapes(spec);
+  const all: tf.Tensor[] = [];
+  const t = (name: string, shape: readonly number[]) => {
+    const x = take(weights, name, shape);
+    all.push(x);
+    return x;
+  };
+  try {
+    // Every layer as a step from the previous output (and, for an add, an earlier one).
+    const steps = shapes.map((s): (x: tf.Tensor, from?: tf.Tensor) => tf.Tensor => {
+      const layer = s.layer;
+      const names = layer.weights ?? {};
+      const bn = names.batchNorm;
+      if (bn !== undefined && weights.has(`${bn}/gamma`)) {
+        throw new RangeError(`${layer.name}: batch norm ${bn} is not folded into the weights`);
+      }
+      const bias = () => t(names.bias ?? `${layer.name}/bias`, [s.cout]);
+      const activation = fusedActivation(s);
+      switch (layer.kind) {
+        case "conv2d":
+        case "conv1x1": {
+          const k = layer.kind === "conv2d" ? 3 : 1;
+          const filter = t(names.kernel ?? `${layer.name}/kernel`, [k, k, s.cin, s.cout]);
+          const b = bias();
+          const strides = s.window?.stride ?? 1;
+          const pad = layer.kind === "conv2d" ? tfPadding(s) : "same";
+          return (x) =>
+            tf.fused.conv2d({
+              x: x as tf.Tensor4D,
+              filter: filter as tf.Tensor4D,
+              strides,
+              pad,
+              bias: b,
+              activation,
+            });
+        }
+        case "depthwise": {
+          const k = s.window!.kernel;
+          const filter = t(names.kernel ?? `${layer.name}/depthwise_kernel`, [k, k, s.cin, 1]);
+          const b = bias();
+          const strides = s.window!.stride, pad = tfPadding(s);
+          return (x) =>
+            tf.fused.depthwiseConv2d({
+              x: x as tf.Tensor4D,
+              filter: filter as tf.Tensor4D,
+              strides,
+              pad,
+              bias: b,
+              activation,
+            });
+        }
+        case "add":
+          return (x, from) => {
+            const y = tf.add(x, from!);
+            return activation === "linear" ? y : activation === "relu" ? tf.relu(y) : tf.relu6(y);
+          };
+        case "globalAvgPool":
+          if (activation !== "linear") throw new RangeError(`${layer.name}: pooling clamps`);
+          return (x) => tf.mean(x, [1, 2], true);
+        case "fullyConnected": {
+          const name = names.kernel ?? `${layer.name}/kernel`;
+          const w = weights.get(name);
+          // Keras's MobileNet v1 stores its classifier as a 1x1 convolution: take either layout.
+          const conv = w !== undefined && w.shape.length === 4;
+          const kernel = t(name, conv ? [1, 1, s.cin, s.cout] : [s.cin, s.cout]);
+          const b = bias();
+          const matrix = conv ? tf.reshape(kernel, [s.cin, s.cout]) : kernel;
+          if (conv) all.push(matrix);
+          return (x) =>
+            tf.fused.matMul({
+              a: tf.reshape(x, [1, s.cin]) as tf.Tensor2D,
+              b: matrix as tf.Tensor2D,
+              bias: b,
+              activation,
+            });
+        }
+      }
+    });
+    // The last layer reading each output: the next one, or a later add.
+    const lastUse = shapes.map((_, i) => i + 1);
+    for (const s of shapes) if (s.from !== undefined) lastUse[s.from] = s.index;
+    const forward = (input: Float32Array): tf.Tensor => {
+      const outs: (tf.Tensor | undefined)[] = [];
+      let x: tf.Tensor = tf.tensor4d(input, [1, size, size, 3]);
+      for (let i = 0; i < steps.length; i++) {
+        const y = steps[i](x, shapes[i].from === undefined ? undefined : outs[shapes[i].from!]);
+        if (i === 0) x.dispose();
+        outs.push(y);
+        for (let j = 0; j < i; j++) {
+          if (lastUse[j] === i) {
+            outs[j]!.dispose();
+            outs[j] = undefined;
+          }
+        }
+        x = y;
+      }
+      return tf.reshape(x, [-1]);
+    };
+    return wrap(forward, all, size, state);
+  } catch (e) {
+    for (const x of all) x.dispose();
+    throw e;
+  }
+}
+
+/**
+ * Builds MobileNet v2 (1.0) on the tfjs WebAssembly backend from our own spec,
+ * `mobileNetV2({ size: inputSize, classes: 1000 })` (see {@link createTfjsNetwork}): fused
+ * convolution + bias + ReLU6 (linear for the projections), TensorFlow "same" padding, `tf.add`
+ * residuals, mean pooling and a fused matMul classifier `Logits` `[1280, 1000]`.
+ *
+ * @param weights the weights by name, as `randomWeights(mobileNetV2())` writes them
+ * @param options threads (only 1), input size (default 224), SIMD or plain binary
+ * @returns the network
+ * @throws {RangeError} on a missing or misshapen weight, a bad option, or options differing
+ *   from those the backend already started with
+ * @throws {Error} when the backend cannot start (e.g. no read permission on the .wasm)
+ */
+export function createTfjsMobileNetV2(
+  weights: MobileNetV2Weights,
+  options: TfjsMobileNetOptions = {},
+): Promise<TfjsMobileNet> {
+  const size = options.inputSize ?? 224;
+  if (!Number.isInteger(size) || size < 1) {
+    return Promise.reject(new RangeError(`inputSize: expected a positive integer, got ${size}`));
+  }
+  return createTfjsNetwork(mobileNetV2({ size, classes: CLASSES }), weights, options);
 }
 
 /** Latency statistics in milliseconds. */
@@ -394,17 +607,25 @@ export interface TfjsArgs {
   readonly size: number;
   /** Force the plain (non-SIMD) binary. */
   readonly noSimd: boolean;
+  /** The network: MobileNet `"v1"` (default) or `"v2"`. */
+  readonly model: "v1" | "v2";
 }
 
 /**
- * Parses `--runs N`, `--warmup N`, `--size N` (or `--opt=N`) and `--no-simd`.
+ * Parses `--model v1|v2`, `--runs N`, `--warmup N`, `--size N` (or `--opt=N`) and `--no-simd`.
  *
  * @param args the command-line arguments
  * @returns the options
- * @throws {RangeError} on an unknown option or a bad number
+ * @throws {RangeError} on an unknown option, model or a bad number
  */
 export function parseTfjsArgs(args: readonly string[]): TfjsArgs {
-  const out = { runs: 30, warmup: 5, size: 224, noSimd: false };
+  const out: { -readonly [K in keyof TfjsArgs]: TfjsArgs[K] } = {
+    runs: 30,
+    warmup: 5,
+    size: 224,
+    noSimd: false,
+    model: "v1",
+  };
   for (let i = 0; i < args.length; i++) {
     const a = args[i];
     if (a === "--no-simd") {
@@ -412,10 +633,17 @@ export function parseTfjsArgs(args: readonly string[]): TfjsArgs {
       continue;
     }
     const key = a.startsWith("--") ? a.slice(2).split("=")[0] : "";
-    if (key !== "runs" && key !== "warmup" && key !== "size") {
-      throw new RangeError(`unknown option ${a} (try --runs, --warmup, --size, --no-simd)`);
+    if (key !== "runs" && key !== "warmup" && key !== "size" && key !== "model") {
+      throw new RangeError(
+        `unknown option ${a} (try --model, --runs, --warmup, --size, --no-simd)`,
+      );
     }
     const v = a.includes("=") ? a.slice(a.indexOf("=") + 1) : args[++i];
+    if (key === "model") {
+      if (v !== "v1" && v !== "v2") throw new RangeError(`--model: expected v1 or v2, got ${v}`);
+      out.model = v;
+      continue;
+    }
     const n = Number(v);
     if (!Number.isInteger(n) || n < (key === "warmup" ? 0 : 1)) {
       throw new RangeError(`--${key}: expected an integer, got ${v}`);
@@ -427,16 +655,19 @@ export function parseTfjsArgs(args: readonly string[]): TfjsArgs {
 
 if (import.meta.main) {
   const args = parseTfjsArgs(Deno.args);
-  const net = await createTfjsMobileNetV1(randomMobileNetV1Weights(1), {
-    inputSize: args.size,
-    simd: args.noSimd ? false : undefined,
-  });
+  const options = { inputSize: args.size, simd: args.noSimd ? false : undefined };
+  const net = args.model === "v1"
+    ? await createTfjsMobileNetV1(randomMobileNetV1Weights(1), options)
+    : await createTfjsMobileNetV2(
+      randomWeights(mobileNetV2({ size: args.size, classes: CLASSES }), 1),
+      options,
+    );
   const image = randomImage(2, args.size);
   const lat = measureLatency(() => net.run(image), args.runs, args.warmup);
   const ms = (x: number) => x.toFixed(2);
   console.log(
     `tfjs ${tf.version_core} ${net.backend} (${net.binary}, simd ${net.simd}, ` +
-      `${net.threads} thread) MobileNet v1 ${args.size}x${args.size}: median ${
+      `${net.threads} thread) MobileNet ${args.model} ${args.size}x${args.size}: median ${
         ms(lat.median)
       } ms ` +
       `(min ${ms(lat.min)}, max ${ms(lat.max)}, ${args.runs} runs after ${args.warmup} warm-up)`,

@@ -1,10 +1,12 @@
 // The tfjs MobileNet v1 baseline (bench/tfjs.ts) against a naive f64 NHWC reference written here
-// from the architecture's description, at small input sizes.
+// from the architecture's description, and the v2 baseline against our own reference network
+// (`referenceNetwork`), at small input sizes.
 // Needs --allow-read: the backend reads its .wasm from Deno's npm cache.
 import * as tf from "@tensorflow/tfjs-core";
 import assert from "node:assert/strict";
 import {
   createTfjsMobileNetV1,
+  createTfjsMobileNetV2,
   measureLatency,
   type MobileNetV1Weights,
   parseTfjsArgs,
@@ -12,6 +14,7 @@ import {
   randomMobileNetV1Weights,
   type TfjsMobileNet,
 } from "../bench/tfjs.ts";
+import { mobileNetV2, type NetworkSpec, randomWeights, referenceNetwork } from "../mod.ts";
 
 /**
  * Tolerance, relative to the largest |logit|. Derived per layer, f32 dot products in any order
@@ -221,13 +224,19 @@ Deno.test("random weights are seeded and He-normal", () => {
 });
 
 Deno.test("command line and timer", () => {
-  assert.deepEqual(parseTfjsArgs([]), { runs: 30, warmup: 5, size: 224, noSimd: false });
-  assert.deepEqual(parseTfjsArgs(["--runs", "7", "--size=64", "--no-simd", "--warmup=0"]), {
-    runs: 7,
-    warmup: 0,
-    size: 64,
-    noSimd: true,
+  assert.deepEqual(parseTfjsArgs([]), {
+    runs: 30,
+    warmup: 5,
+    size: 224,
+    noSimd: false,
+    model: "v1",
   });
+  assert.deepEqual(
+    parseTfjsArgs(["--runs", "7", "--size=64", "--no-simd", "--warmup=0", "--model", "v2"]),
+    { runs: 7, warmup: 0, size: 64, noSimd: true, model: "v2" },
+  );
+  assert.equal(parseTfjsArgs(["--model=v1"]).model, "v1");
+  assert.throws(() => parseTfjsArgs(["--model", "v3"]), /v1 or v2/);
   assert.throws(() => parseTfjsArgs(["--runs", "0"]), RangeError);
   assert.throws(() => parseTfjsArgs(["--threads", "2"]), RangeError);
   let calls = 0;
@@ -235,4 +244,86 @@ Deno.test("command line and timer", () => {
   assert.equal(calls, 7);
   assert.equal(lat.samples.length, 5);
   assert.ok(lat.min <= lat.median && lat.median <= lat.max);
+});
+
+// MobileNet v2: the tfjs graph is built by walking our spec, and checked against our reference
+// network (plain loops, f64 sums, rounded to f32 at the end) on the same He-normal weights. The
+// tolerance is v1's, for the same reasons (see RELATIVE_TOLERANCE): a rigorous bound through 50-odd
+// layers tests nothing, while the measured difference at 32, 33 and 64 pixels is 1.6e-6 to 3.4e-6
+// of the largest logit (a few tens of f32 ulps), a factor 30 under 1e-4; leaving out the 10
+// residual adds moves the logits by 0.8 to 5 times their scale (checked below).
+function relativeError32(got: Float32Array, want: ArrayLike<number>): number {
+  return relativeError(got, Float64Array.from(want));
+}
+
+const v2Weights = randomWeights(mobileNetV2({ size: 32, classes: 1000 }), 12);
+
+// 32: every stride-2 layer sees an even size (32, 16, 8, 4, 2: pad 0 before, 1 after) and the
+// map is 1x1 at the pool. 33: odd sizes at every stride (33, 17, 9, 5, 3: pad 1 and 1) and a 2x2
+// map at the pool. The weights do not depend on the input size.
+for (const size of [32, 33]) {
+  Deno.test(`tfjs MobileNet v2 at ${size}x${size} matches our reference network`, async () => {
+    const spec = mobileNetV2({ size, classes: 1000 });
+    const net = await createTfjsMobileNetV2(v2Weights, { inputSize: size });
+    try {
+      assert.equal(net.inputSize, size);
+      assert.equal(net.threads, 1);
+      for (const seed of [1, 2]) {
+        const image = randomImage(seed, size);
+        const got = net.run(image);
+        assert.equal(got.length, 1000);
+        const want = referenceNetwork(spec, v2Weights, image).output;
+        assert.deepEqual([want.rows, want.cols], [1, 1000]);
+        const rel = relativeError32(got, want.data);
+        assert.ok(rel <= RELATIVE_TOLERANCE, `seed ${seed}: relative error ${rel}`);
+      }
+    } finally {
+      net.dispose();
+    }
+  });
+}
+
+Deno.test("tfjs MobileNet v2: the tolerance catches missing residual adds", async () => {
+  const spec = mobileNetV2({ size: 32, classes: 1000 });
+  // The spec's adds are linear (no activation), as in Keras.
+  const adds = spec.layers.filter((l) => l.kind === "add");
+  assert.equal(adds.length, 10);
+  assert.ok(adds.every((l) => l.activation === undefined));
+  const noAdds: NetworkSpec = { ...spec, layers: spec.layers.filter((l) => l.kind !== "add") };
+  const net = await createTfjsMobileNetV2(v2Weights, { inputSize: 32 });
+  try {
+    const image = randomImage(3, 32);
+    const got = net.run(image);
+    const wrong = relativeError32(got, referenceNetwork(noAdds, v2Weights, image).output.data);
+    assert.ok(wrong > 100 * RELATIVE_TOLERANCE, `relative error ${wrong}`);
+  } finally {
+    net.dispose();
+  }
+});
+
+Deno.test("tfjs MobileNet v2: no tensor left behind, weights freed, bad weights refused", async () => {
+  const before = tf.memory().numTensors;
+  const net = await createTfjsMobileNetV2(v2Weights, { inputSize: 32 });
+  // One kernel and one bias per weighted layer: every layer but the adds and the pool.
+  const weighted = mobileNetV2().layers.filter((l) =>
+    l.kind !== "add" && l.kind !== "globalAvgPool"
+  );
+  assert.equal(tf.memory().numTensors, before + 2 * weighted.length);
+  const image = randomImage(4, 32);
+  const a = net.run(image);
+  assert.deepEqual(net.run(image), a);
+  assert.equal(tf.memory().numTensors, before + 2 * weighted.length);
+  net.dispose();
+  net.dispose();
+  assert.equal(tf.memory().numTensors, before);
+  assert.throws(() => net.run(image), /disposed/);
+
+  const missing = new Map(v2Weights);
+  missing.delete("block_5_depthwise/depthwise_kernel");
+  await assert.rejects(() => createTfjsMobileNetV2(missing), /block_5_depthwise\/depthwise_kernel/);
+  const wrong = new Map(v2Weights);
+  wrong.set("Logits/kernel", { shape: [1000, 1280], data: new Float32Array(1280 * 1000) });
+  await assert.rejects(() => createTfjsMobileNetV2(wrong), /Logits\/kernel has shape/);
+  assert.equal(tf.memory().numTensors, before); // nothing left by the failed builds
+  await assert.rejects(() => createTfjsMobileNetV2(v2Weights, { inputSize: 0 }), RangeError);
 });
