@@ -811,6 +811,11 @@ export function renderReport(r: BenchResults, source: string): RenderedReport {
         "input load per multiply-add: about four macro-ops per FMA, which holds unstructured " +
         "sparsity near half of the FMA peak whatever the tile. Output-channel blocks reuse each " +
         "checked load for 2 or 4 multiply-adds, which is why 1x4 blocks run much closer to peak. " +
+        "This is our reading of the machine code, not a measured cause: the same module run " +
+        "under Node 20 (V8 11.3, which has the trap handler) was mostly slower, not faster (17-26 " +
+        "GFLOP/s relaxed against 25-28 in Deno on four of these layers, `bench/node_compare.ts`), " +
+        "but an older V8 " +
+        "confounds that comparison. " +
         "The first layer (32->64 at 112x112, about three nonzeros per output channel) is bound " +
         "by memory traffic: it writes 3.2 MB of output for 5 MFLOP.",
       "",
