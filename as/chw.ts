@@ -289,6 +289,74 @@ function putTail(q: usize, ldy: usize, R: u32, lanes: u32, tile: usize): void {
   }
 }
 
+// Clamps R <= 4 output vectors (when asked) and stores them for the 4 pixels from ox of a row of
+// ow, computed at byte offset `at` of the row (pixel min(ox, ow - 4)): whole vectors, the top
+// lanes of the last vector of a ragged row, or through the tile for rows narrower than a vector.
+// Accumulators past R are ignored; R is a constant in every expansion, so the unused ones fold away.
+// @ts-ignore: decorator
+@inline function storeGroup(
+  R: u32,
+  q: usize,
+  at: usize,
+  ox: u32,
+  ow: u32,
+  ldy: usize,
+  tile: usize,
+  a0: v128,
+  a1: v128,
+  a2: v128,
+  a3: v128,
+  clamp: bool,
+  lo: v128,
+  hi: v128,
+  lm: v128,
+  hm: v128,
+): void {
+  if (clamp) {
+    a0 = clampv(a0, lo, hi, lm, hm);
+    if (R > 1) a1 = clampv(a1, lo, hi, lm, hm);
+    if (R > 2) a2 = clampv(a2, lo, hi, lm, hm);
+    if (R > 3) a3 = clampv(a3, lo, hi, lm, hm);
+  }
+  const d = q + at;
+  if (ox + 4 <= ow) {
+    v128.store(d, a0);
+    if (R > 1) v128.store(d + ldy, a1);
+    if (R > 2) v128.store(d + ldy * 2, a2);
+    if (R > 3) v128.store(d + ldy * 3, a3);
+  } else if (ow >= 4) {
+    // The last 1-3 pixels: the top lanes of vectors computed at pixel ow - 4.
+    const lanes = ow - ox;
+    if (lanes == 1) {
+      v128.store32_lane(d, a0, 3, 12);
+      if (R > 1) v128.store32_lane(d + ldy, a1, 3, 12);
+      if (R > 2) v128.store32_lane(d + ldy * 2, a2, 3, 12);
+      if (R > 3) v128.store32_lane(d + ldy * 3, a3, 3, 12);
+    } else if (lanes == 2) {
+      v128.store64_lane(d, a0, 1, 8);
+      if (R > 1) v128.store64_lane(d + ldy, a1, 1, 8);
+      if (R > 2) v128.store64_lane(d + ldy * 2, a2, 1, 8);
+      if (R > 3) v128.store64_lane(d + ldy * 3, a3, 1, 8);
+    } else {
+      v128.store32_lane(d, a0, 1, 4);
+      if (R > 1) v128.store32_lane(d + ldy, a1, 1, 4);
+      if (R > 2) v128.store32_lane(d + ldy * 2, a2, 1, 4);
+      if (R > 3) v128.store32_lane(d + ldy * 3, a3, 1, 4);
+      v128.store64_lane(d, a0, 1, 8);
+      if (R > 1) v128.store64_lane(d + ldy, a1, 1, 8);
+      if (R > 2) v128.store64_lane(d + ldy * 2, a2, 1, 8);
+      if (R > 3) v128.store64_lane(d + ldy * 3, a3, 1, 8);
+    }
+  } else {
+    // Rows narrower than a vector.
+    v128.store(tile, a0);
+    if (R > 1) v128.store(tile, a1, 16);
+    if (R > 2) v128.store(tile, a2, 32);
+    if (R > 3) v128.store(tile, a3, 48);
+    putTail(q, ldy, R, ow, tile);
+  }
+}
+
 // 3x3, stride 1: R <= 4 output rows (one group) across the whole width; see the
 // file comment. Input row i feeds output row r with weight row i - r.
 // @ts-ignore: decorator
@@ -401,49 +469,7 @@ function putTail(q: usize, ldy: usize, R: u32, lanes: u32, tile: usize): void {
       x = v128.load(r, 8);
       a3 = madd(x, w22, a3);
     }
-    if (clamp) {
-      a0 = clampv(a0, lo, hi, lm, hm);
-      if (R > 1) a1 = clampv(a1, lo, hi, lm, hm);
-      if (R > 2) a2 = clampv(a2, lo, hi, lm, hm);
-      if (R > 3) a3 = clampv(a3, lo, hi, lm, hm);
-    }
-    const d = q + at;
-    if (ox + 4 <= ow) {
-      v128.store(d, a0);
-      if (R > 1) v128.store(d + ldy, a1);
-      if (R > 2) v128.store(d + ldy * 2, a2);
-      if (R > 3) v128.store(d + ldy * 3, a3);
-    } else if (ow >= 4) {
-      // The last 1-3 pixels: the top lanes of vectors computed at pixel ow - 4.
-      const lanes = ow - ox;
-      if (lanes == 1) {
-        v128.store32_lane(d, a0, 3, 12);
-        if (R > 1) v128.store32_lane(d + ldy, a1, 3, 12);
-        if (R > 2) v128.store32_lane(d + ldy * 2, a2, 3, 12);
-        if (R > 3) v128.store32_lane(d + ldy * 3, a3, 3, 12);
-      } else if (lanes == 2) {
-        v128.store64_lane(d, a0, 1, 8);
-        if (R > 1) v128.store64_lane(d + ldy, a1, 1, 8);
-        if (R > 2) v128.store64_lane(d + ldy * 2, a2, 1, 8);
-        if (R > 3) v128.store64_lane(d + ldy * 3, a3, 1, 8);
-      } else {
-        v128.store32_lane(d, a0, 1, 4);
-        if (R > 1) v128.store32_lane(d + ldy, a1, 1, 4);
-        if (R > 2) v128.store32_lane(d + ldy * 2, a2, 1, 4);
-        if (R > 3) v128.store32_lane(d + ldy * 3, a3, 1, 4);
-        v128.store64_lane(d, a0, 1, 8);
-        if (R > 1) v128.store64_lane(d + ldy, a1, 1, 8);
-        if (R > 2) v128.store64_lane(d + ldy * 2, a2, 1, 8);
-        if (R > 3) v128.store64_lane(d + ldy * 3, a3, 1, 8);
-      }
-    } else {
-      // Rows narrower than a vector.
-      v128.store(tile, a0);
-      if (R > 1) v128.store(tile, a1, 16);
-      if (R > 2) v128.store(tile, a2, 32);
-      if (R > 3) v128.store(tile, a3, 48);
-      putTail(q, ldy, R, ow, tile);
-    }
+    storeGroup(R, q, at, ox, ow, ldy, tile, a0, a1, a2, a3, clamp, lo, hi, lm, hm);
   }
 }
 
@@ -590,49 +616,7 @@ function putTail(q: usize, ldy: usize, R: u32, lanes: u32, tile: usize): void {
       x = v128.load(r, 4);
       a3 = madd(x, w22, a3);
     }
-    if (clamp) {
-      a0 = clampv(a0, lo, hi, lm, hm);
-      if (R > 1) a1 = clampv(a1, lo, hi, lm, hm);
-      if (R > 2) a2 = clampv(a2, lo, hi, lm, hm);
-      if (R > 3) a3 = clampv(a3, lo, hi, lm, hm);
-    }
-    const d = q + at;
-    if (ox + 4 <= ow) {
-      v128.store(d, a0);
-      if (R > 1) v128.store(d + ldy, a1);
-      if (R > 2) v128.store(d + ldy * 2, a2);
-      if (R > 3) v128.store(d + ldy * 3, a3);
-    } else if (ow >= 4) {
-      // The last 1-3 pixels: the top lanes of vectors computed at pixel ow - 4.
-      const lanes = ow - ox;
-      if (lanes == 1) {
-        v128.store32_lane(d, a0, 3, 12);
-        if (R > 1) v128.store32_lane(d + ldy, a1, 3, 12);
-        if (R > 2) v128.store32_lane(d + ldy * 2, a2, 3, 12);
-        if (R > 3) v128.store32_lane(d + ldy * 3, a3, 3, 12);
-      } else if (lanes == 2) {
-        v128.store64_lane(d, a0, 1, 8);
-        if (R > 1) v128.store64_lane(d + ldy, a1, 1, 8);
-        if (R > 2) v128.store64_lane(d + ldy * 2, a2, 1, 8);
-        if (R > 3) v128.store64_lane(d + ldy * 3, a3, 1, 8);
-      } else {
-        v128.store32_lane(d, a0, 1, 4);
-        if (R > 1) v128.store32_lane(d + ldy, a1, 1, 4);
-        if (R > 2) v128.store32_lane(d + ldy * 2, a2, 1, 4);
-        if (R > 3) v128.store32_lane(d + ldy * 3, a3, 1, 4);
-        v128.store64_lane(d, a0, 1, 8);
-        if (R > 1) v128.store64_lane(d + ldy, a1, 1, 8);
-        if (R > 2) v128.store64_lane(d + ldy * 2, a2, 1, 8);
-        if (R > 3) v128.store64_lane(d + ldy * 3, a3, 1, 8);
-      }
-    } else {
-      // Rows narrower than a vector.
-      v128.store(tile, a0);
-      if (R > 1) v128.store(tile, a1, 16);
-      if (R > 2) v128.store(tile, a2, 32);
-      if (R > 3) v128.store(tile, a3, 48);
-      putTail(q, ldy, R, ow, tile);
-    }
+    storeGroup(R, q, at, ox, ow, ldy, tile, a0, a1, a2, a3, clamp, lo, hi, lm, hm);
   }
 }
 
@@ -784,35 +768,7 @@ function putTail(q: usize, ldy: usize, R: u32, lanes: u32, tile: usize): void {
       x = v128.load(r, 16);
       a1 = madd(x, w44, a1);
     }
-    if (clamp) {
-      a0 = clampv(a0, lo, hi, lm, hm);
-      if (R > 1) a1 = clampv(a1, lo, hi, lm, hm);
-    }
-    const d = q + at;
-    if (ox + 4 <= ow) {
-      v128.store(d, a0);
-      if (R > 1) v128.store(d + ldy, a1);
-    } else if (ow >= 4) {
-      // The last 1-3 pixels: the top lanes of vectors computed at pixel ow - 4.
-      const lanes = ow - ox;
-      if (lanes == 1) {
-        v128.store32_lane(d, a0, 3, 12);
-        if (R > 1) v128.store32_lane(d + ldy, a1, 3, 12);
-      } else if (lanes == 2) {
-        v128.store64_lane(d, a0, 1, 8);
-        if (R > 1) v128.store64_lane(d + ldy, a1, 1, 8);
-      } else {
-        v128.store32_lane(d, a0, 1, 4);
-        if (R > 1) v128.store32_lane(d + ldy, a1, 1, 4);
-        v128.store64_lane(d, a0, 1, 8);
-        if (R > 1) v128.store64_lane(d + ldy, a1, 1, 8);
-      }
-    } else {
-      // Rows narrower than a vector.
-      v128.store(tile, a0);
-      if (R > 1) v128.store(tile, a1, 16);
-      putTail(q, ldy, R, ow, tile);
-    }
+    storeGroup(R, q, at, ox, ow, ldy, tile, a0, a1, a0, a0, clamp, lo, hi, lm, hm);
   }
 }
 
@@ -981,35 +937,7 @@ function putTail(q: usize, ldy: usize, R: u32, lanes: u32, tile: usize): void {
       x = v128.load(r, 8);
       a1 = madd(x, w44, a1);
     }
-    if (clamp) {
-      a0 = clampv(a0, lo, hi, lm, hm);
-      if (R > 1) a1 = clampv(a1, lo, hi, lm, hm);
-    }
-    const d = q + at;
-    if (ox + 4 <= ow) {
-      v128.store(d, a0);
-      if (R > 1) v128.store(d + ldy, a1);
-    } else if (ow >= 4) {
-      // The last 1-3 pixels: the top lanes of vectors computed at pixel ow - 4.
-      const lanes = ow - ox;
-      if (lanes == 1) {
-        v128.store32_lane(d, a0, 3, 12);
-        if (R > 1) v128.store32_lane(d + ldy, a1, 3, 12);
-      } else if (lanes == 2) {
-        v128.store64_lane(d, a0, 1, 8);
-        if (R > 1) v128.store64_lane(d + ldy, a1, 1, 8);
-      } else {
-        v128.store32_lane(d, a0, 1, 4);
-        if (R > 1) v128.store32_lane(d + ldy, a1, 1, 4);
-        v128.store64_lane(d, a0, 1, 8);
-        if (R > 1) v128.store64_lane(d + ldy, a1, 1, 8);
-      }
-    } else {
-      // Rows narrower than a vector.
-      v128.store(tile, a0);
-      if (R > 1) v128.store(tile, a1, 16);
-      putTail(q, ldy, R, ow, tile);
-    }
+    storeGroup(R, q, at, ox, ow, ldy, tile, a0, a1, a0, a0, clamp, lo, hi, lm, hm);
   }
 }
 
