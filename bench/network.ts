@@ -10,9 +10,10 @@ import {
   pruneNetwork,
   randomWeights,
   referenceNetwork,
+  seededRandom,
   type Weight,
 } from "../mod.ts";
-import { measure, quantile } from "./layers.ts";
+import { measure, type MeasureOptions, quantile } from "./layers.ts";
 
 /** One way of running a network. */
 export interface Variant {
@@ -71,12 +72,9 @@ export interface NetworkResult {
 
 /** A deterministic image in [-1, 1). */
 export function image(spec: NetworkSpec, seed = 1): Float32Array {
-  let s = seed >>> 0;
+  const rand = seededRandom(seed);
   const { height, width, channels } = spec.input;
-  return Float32Array.from({ length: height * width * channels }, () => {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    return s / 2 ** 31 - 1;
-  });
+  return Float32Array.from({ length: height * width * channels }, () => rand() * 2 - 1);
 }
 
 /** The weights of every variant of a spec, from one random draw. */
@@ -97,19 +95,34 @@ export interface NetworkBenchOptions {
   readonly progress?: (what: string) => void;
 }
 
+/**
+ * How a whole network's latency is sampled (ours and TensorFlow.js's alike): every sample one
+ * call, at least 9 and at most 61 samples within the budget.
+ */
+export function latencyOptions(budgetMs: number): Required<
+  Pick<MeasureOptions, "warmupMs" | "minSampleMs" | "minSamples" | "maxSamples" | "budgetMs">
+> {
+  return { warmupMs: 300, minSampleMs: 0, minSamples: 9, maxSamples: 61, budgetMs };
+}
+
+/** Largest |a - b| over the largest |b| (NaN when the lengths differ). */
+export function relativeDiff(a: Float32Array, b: Float32Array): number {
+  if (a.length !== b.length) return NaN;
+  let diff = 0, scale = 0;
+  for (let i = 0; i < a.length; i++) {
+    diff = Math.max(diff, Math.abs(a[i] - b[i]));
+    scale = Math.max(scale, Math.abs(b[i]));
+  }
+  return diff / scale;
+}
+
 /** Latency and per-layer medians of one compiled network. */
 export function timeNetwork(
   net: Network,
   input: Float32Array,
   options: NetworkBenchOptions = {},
 ): Pick<NetworkResult, "medianMs" | "minMs" | "maxMs" | "samples" | "layers"> {
-  const m = measure(() => net.run(input), {
-    warmupMs: 300,
-    minSampleMs: 0,
-    minSamples: 9,
-    maxSamples: 61,
-    budgetMs: options.budgetMs ?? 3000,
-  });
+  const m = measure(() => net.run(input), latencyOptions(options.budgetMs ?? 3000));
   const runs = options.profileRuns ?? 15;
   const per: number[][] = net.shapes.map(() => []);
   for (let r = 0; r < runs; r++) {
@@ -149,13 +162,7 @@ export function benchNetwork(
     const trace = net.trace(input);
     maxRatio = Math.max(...compareLayers(spec, weights, input, trace).map((l) => l.ratio));
     const want = referenceNetwork(spec, weights, input).output.data;
-    const got = net.run(input).data;
-    let diff = 0, scale = 0;
-    for (let i = 0; i < want.length; i++) {
-      diff = Math.max(diff, Math.abs(got[i] - want[i]));
-      scale = Math.max(scale, Math.abs(want[i]));
-    }
-    relDiff = diff / scale;
+    relDiff = relativeDiff(net.run(input).data, want);
   }
   return {
     network: spec.name ?? "network",

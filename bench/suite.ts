@@ -22,7 +22,6 @@ import {
   geomean,
   LAYERS,
   measure,
-  type MeasureOptions,
   setupLayer,
   type SparseConfig,
   warmUp,
@@ -31,7 +30,9 @@ import {
 import {
   benchNetwork,
   image,
+  latencyOptions,
   type NetworkResult,
+  relativeDiff,
   tfjsWeights,
   VARIANTS,
   variantWeights,
@@ -356,24 +357,14 @@ export function analyse(
 
 /** How the networks are timed: the `measure` options `timeNetwork` (bench/network.ts) uses. */
 export function networkTiming(quick: boolean): SavedNetworks["timing"] {
+  const { warmupMs, minSamples, maxSamples, budgetMs } = latencyOptions(quick ? 800 : 3000);
   return {
-    warmupMs: 300,
-    minSamples: 9,
-    maxSamples: 61,
-    budgetMs: quick ? 800 : 3000,
+    warmupMs,
+    minSamples,
+    maxSamples,
+    budgetMs,
     profileRuns: quick ? 5 : 15,
   };
-}
-
-/** Largest |a - b| over the largest |b|. */
-function relativeDiff(a: Float32Array, b: Float32Array): number {
-  if (a.length !== b.length) return NaN;
-  let diff = 0, scale = 0;
-  for (let i = 0; i < a.length; i++) {
-    diff = Math.max(diff, Math.abs(a[i] - b[i]));
-    scale = Math.max(scale, Math.abs(b[i]));
-  }
-  return diff / scale;
 }
 
 function message(e: unknown): string {
@@ -406,14 +397,7 @@ async function runTfjs(
   const net = await create(tfjsWeights(spec, weights), { inputSize: spec.input.height });
   try {
     const relDiff = relativeDiff(net.run(input), ours);
-    const options: MeasureOptions = {
-      warmupMs: timing.warmupMs,
-      minSampleMs: 0,
-      minSamples: timing.minSamples,
-      maxSamples: timing.maxSamples,
-      budgetMs: timing.budgetMs,
-    };
-    const m = measure(() => net.run(input), options);
+    const m = measure(() => net.run(input), latencyOptions(timing.budgetMs));
     return {
       network: spec.name ?? "network",
       version: version_core,

@@ -7,7 +7,6 @@ import type { Backend } from "./backend.ts";
 import type { Dense } from "./dense.ts";
 import { jsBackend } from "./js.ts";
 import { viaResident } from "./resident.ts";
-import { checkAddArgs, checkPoolArgs } from "./spatial.ts";
 import { checkClamp } from "./validate.ts";
 
 /** Options of {@link globalAvgPool}. */
@@ -39,10 +38,14 @@ export interface PoolOptions {
 export function globalAvgPool(x: Dense, options: PoolOptions = {}): Dense {
   const backend = options.backend ?? jsBackend;
   const batch = options.batch ?? 1;
-  return viaResident(backend, [["x", x]], x.rows, batch, options.out, ([xt], y) => {
-    checkPoolArgs(xt!, y, batch);
-    backend.globalAvgPool(xt!, y, batch);
-  });
+  return viaResident(
+    backend,
+    [["x", x]],
+    x.rows,
+    batch,
+    options.out,
+    ([xt], y) => backend.globalAvgPool(xt!, y, batch),
+  );
 }
 
 /** Options of {@link add}. */
@@ -81,9 +84,6 @@ export function add(a: Dense, b: Dense, options: AddOptions = {}): Dense {
     a.rows,
     a.cols,
     options.out,
-    ([at, bt], y) => {
-      checkAddArgs(at!, bt!, y, min, max);
-      backend.add(at!, bt!, y, min, max);
-    },
+    ([at, bt], y) => backend.add(at!, bt!, y, min, max),
   );
 }

@@ -258,7 +258,8 @@ export function compileNetwork(
       prev = step.out;
       trace?.push(prev.read());
     }
-    if (trace !== undefined) return prev.read();
+    // A trace has read every layer's output already; its caller returns the trace.
+    if (trace !== undefined) return trace[trace.length - 1];
     const y = prev.read();
     return pooled ? batchMajor(y, batch) : y;
   }

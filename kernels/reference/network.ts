@@ -54,6 +54,16 @@ function mapData(d: Dense, f: (v: number, i: number) => number): Dense {
 
 const abs = (d: Dense) => mapData(d, Math.abs);
 
+/** The input of the first layer: `batch` HWC images, one per row. */
+function images(spec: NetworkSpec, input: ArrayLike<number>, batch: number): Dense {
+  const { height, width, channels } = spec.input;
+  return Object.freeze({
+    rows: batch,
+    cols: height * width * channels,
+    data: Float32Array.from(input),
+  });
+}
+
 /**
  * Runs one layer of a checked spec with the reference operators on a given input, and bounds
  * the difference of a correct f32 kernel from the result.
@@ -150,12 +160,7 @@ export function referenceNetwork(
   batch = 1,
 ): ReferenceRun {
   const shapes = inferShapes(spec);
-  const { height, width, channels } = spec.input;
-  let x: Dense = Object.freeze({
-    rows: batch,
-    cols: height * width * channels,
-    data: Float32Array.from(input),
-  });
+  let x = images(spec, input, batch);
   const activations: Dense[] = [];
   for (const s of shapes) {
     x = referenceLayer(s, weights, x, batch, s.from === undefined ? undefined : activations[s.from])
@@ -216,14 +221,9 @@ export function compareLayers(
   batch = 1,
 ): LayerComparison[] {
   const shapes = inferShapes(spec);
-  const { height, width, channels } = spec.input;
-  const images: Dense = Object.freeze({
-    rows: batch,
-    cols: height * width * channels,
-    data: Float32Array.from(input),
-  });
+  const first = images(spec, input, batch);
   return shapes.map((s, i) => {
-    const x = i === 0 ? images : activations[i - 1];
+    const x = i === 0 ? first : activations[i - 1];
     const from = s.from === undefined ? undefined : activations[s.from];
     const { y, bound } = referenceLayer(s, weights, x, batch, from);
     const got = activations[i].data;
