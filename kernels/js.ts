@@ -125,6 +125,20 @@ export function unwrapPlan(p: Conv1x1Plan | PreparedPlan, flavour: string): Conv
   return p as Conv1x1Plan;
 }
 
+/**
+ * Runs `compute` straight into `y`, or, when `y` is one of the inputs (a resident out that
+ * aliases an operand), into a temporary that is then copied to `y`.
+ */
+function aside(
+  y: Float32Array,
+  inputs: readonly (Float32Array | undefined)[],
+  compute: (dst: Float32Array) => void,
+): void {
+  const dst = inputs.includes(y) ? new Float32Array(y.length) : y;
+  compute(dst);
+  if (dst !== y) y.set(dst);
+}
+
 function runPlan(plan: Conv1x1Plan, x: Float32Array, pixels: number, y: Float32Array): void {
   const acc = new Float64Array(4 * pixels);
   for (const s of plan.sections) {
@@ -237,9 +251,7 @@ function conv1x1(
   const y = convDestination(plan, x, out);
   const xd = isTensor(x) ? tensorData(x, "x") : x.data;
   const yd = isTensor(y) ? tensorData(y, "out") : y.data;
-  const tmp = xd === yd ? new Float32Array(yd.length) : yd;
-  runPlan(plan, xd, x.cols, tmp);
-  if (tmp !== yd) yd.set(tmp);
+  aside(yd, [xd], (dst) => runPlan(plan, xd, x.cols, dst));
   return y;
 }
 
@@ -326,11 +338,9 @@ export const jsBackend: Backend = Object.freeze({
     checkDepthwiseArgs(x, weights, bias, out, w);
     const wd = tensorData(weights, "weights");
     const bd = bias === undefined ? undefined : tensorData(bias, "bias");
-    const yd = tensorData(out, "out");
-    // out may be the weights or the bias when the shapes happen to agree: compute aside then.
-    const tmp = yd === wd || yd === bd ? new Float32Array(yd.length) : yd;
-    depthwiseJs(tensorData(x, "x"), wd, bd, tmp, x.rows, w);
-    if (tmp !== yd) yd.set(tmp);
+    const xd = tensorData(x, "x");
+    // out may be the weights or the bias when the shapes happen to agree (not x: checked).
+    aside(tensorData(out, "out"), [wd, bd], (dst) => depthwiseJs(xd, wd, bd, dst, x.rows, w));
     return out;
   },
   conv2d(x: Tensor, weights: Tensor, bias: Tensor | undefined, out: Tensor, w: Window) {
@@ -338,20 +348,18 @@ export const jsBackend: Backend = Object.freeze({
     const xd = tensorData(x, "x");
     const wd = tensorData(weights, "weights");
     const bd = bias === undefined ? undefined : tensorData(bias, "bias");
-    const yd = tensorData(out, "out");
-    // out may be any operand whose shape happens to agree: compute aside then.
-    const tmp = xd === yd || wd === yd || bd === yd ? new Float32Array(yd.length) : yd;
-    conv2dJs(xd, wd, bd, tmp, weights.rows, cin, w);
-    if (tmp !== yd) yd.set(tmp);
+    // out may be any operand whose shape happens to agree.
+    aside(
+      tensorData(out, "out"),
+      [xd, wd, bd],
+      (dst) => conv2dJs(xd, wd, bd, dst, weights.rows, cin, w),
+    );
     return out;
   },
   globalAvgPool(x: Tensor, out: Tensor, batch: number) {
     const pixels = checkPoolArgs(x, out, batch);
     const xd = tensorData(x, "x");
-    const yd = tensorData(out, "out");
-    const tmp = xd === yd ? new Float32Array(yd.length) : yd;
-    globalAvgPoolJs(xd, tmp, x.rows, batch, pixels);
-    if (tmp !== yd) yd.set(tmp);
+    aside(tensorData(out, "out"), [xd], (dst) => globalAvgPoolJs(xd, dst, x.rows, batch, pixels));
     return out;
   },
   add(a: Tensor, b: Tensor, out: Tensor, min: number, max: number) {
