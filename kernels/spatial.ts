@@ -3,9 +3,16 @@
  * rules, output sizes, and the resolved {@link Window} the backends receive.
  * @module
  */
-import type { Tensor } from "./backend.ts";
 import { ShapeError, ValueError } from "./errors.ts";
 import { checkClamp, checkSize } from "./validate.ts";
+
+/** Anything with a matrix shape: a resident tensor of any backend. */
+export interface Shaped {
+  /** Number of rows. */
+  readonly rows: number;
+  /** Number of columns. */
+  readonly cols: number;
+}
 
 /** Explicit padding in pixels: rows above, columns left, rows below, columns right. */
 export type Padding4 = readonly [top: number, left: number, bottom: number, right: number];
@@ -223,7 +230,7 @@ export function checkWindow(w: Window, kernels: readonly number[] = [3, 5]): voi
   }
 }
 
-function checkShape(argument: string, t: Tensor, rows: number, cols: number): void {
+function checkShape(argument: string, t: Shaped, rows: number, cols: number): void {
   if (t.rows !== rows || t.cols !== cols) {
     throw new ShapeError(
       { argument, value: `${t.rows}x${t.cols}` },
@@ -238,10 +245,10 @@ function checkShape(argument: string, t: Tensor, rows: number, cols: number): vo
  * overwrite).
  */
 export function checkDepthwiseArgs(
-  x: Tensor,
-  weights: Tensor,
-  bias: Tensor | undefined,
-  out: Tensor,
+  x: Shaped,
+  weights: Shaped,
+  bias: Shaped | undefined,
+  out: Shaped,
   w: Window,
 ): void {
   checkWindow(w);
@@ -260,10 +267,10 @@ export function checkDepthwiseArgs(
  * input channels (`weights.cols / kernel^2`).
  */
 export function checkConv2dArgs(
-  x: Tensor,
-  weights: Tensor,
-  bias: Tensor | undefined,
-  out: Tensor,
+  x: Shaped,
+  weights: Shaped,
+  bias: Shaped | undefined,
+  out: Shaped,
   w: Window,
 ): number {
   checkWindow(w, [3]);
@@ -283,7 +290,7 @@ export function checkConv2dArgs(
 }
 
 /** @internal Checks a resident global average pool; returns the pixels per image. */
-export function checkPoolArgs(x: Tensor, out: Tensor, batch: number): number {
+export function checkPoolArgs(x: Shaped, out: Shaped, batch: number): number {
   checkSize("batch", batch);
   if (batch === 0 ? x.cols !== 0 : x.cols % batch !== 0) {
     throw new ShapeError(
@@ -296,7 +303,7 @@ export function checkPoolArgs(x: Tensor, out: Tensor, batch: number): number {
 }
 
 /** @internal Checks a resident add: one shape for all three, and a sane clamp. */
-export function checkAddArgs(a: Tensor, b: Tensor, out: Tensor, min: number, max: number): void {
+export function checkAddArgs(a: Shaped, b: Shaped, out: Shaped, min: number, max: number): void {
   checkShape("b", b, a.rows, a.cols);
   checkShape("out", out, a.rows, a.cols);
   checkClamp({ min, max });
