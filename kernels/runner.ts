@@ -17,7 +17,7 @@ import {
   type NetworkSpec,
 } from "./network.ts";
 import { layerWeights } from "./network_weights.ts";
-import { type BlockSize, packConv1x1 } from "./pack.ts";
+import { type BlockSize, type Conv1x1Plan, packConv1x1 } from "./pack.ts";
 import type { Window } from "./spatial.ts";
 import { checkLength, checkSize, type NumberArray, toFloat32 } from "./validate.ts";
 import type { WeightMap } from "./weights.ts";
@@ -88,13 +88,6 @@ export interface Network extends Disposable {
   dispose(): void;
 }
 
-interface Step {
-  readonly shape: LayerShape;
-  readonly path: string;
-  readonly out: Tensor;
-  readonly run: (x: Tensor) => void;
-}
-
 /**
  * The input as finite f32 values: a Float32Array that is all finite is used as it is (the
  * upload copies it), anything else is converted by `toFloat32`, which names the first bad
@@ -111,6 +104,155 @@ function finiteImages(data: NumberArray): Float32Array {
 
 function withBatch(w: Window, batch: number): Window {
   return Object.freeze({ ...w, batch });
+}
+
+/**
+ * @internal The resident operations the layer builder needs, with the CPU {@link Backend}'s
+ * signatures: the Backend itself (each call runs at once and returns its output), or the GPU
+ * encoder (each call returns dispatches to submit later). `T` is the resident tensor type,
+ * `P` the prepared plan, `R` what an operator returns.
+ */
+export interface LayerOps<T extends Disposable, P extends Disposable, R> {
+  /** A zero-filled resident `rows x cols` tensor. */
+  alloc(rows: number, cols: number): T;
+  /** A resident copy of `d`. */
+  upload(d: Dense): T;
+  /** A Plan in the backend's memory. */
+  prepare(plan: Conv1x1Plan): P;
+  /** Sparse 1x1 convolution. */
+  conv1x1(plan: P, x: T, out: T): R;
+  /** Dense product with bias and clamp. */
+  gemm(
+    a: T,
+    b: T,
+    options: {
+      readonly bias?: NumberArray;
+      readonly min: number;
+      readonly max: number;
+      readonly out: T;
+    },
+  ): R;
+  /** Depthwise convolution. */
+  depthwise(x: T, weights: T, bias: T | undefined, out: T, window: Window): R;
+  /** First-layer convolution. */
+  conv2d(x: T, weights: T, bias: T | undefined, out: T, window: Window): R;
+  /** Global average pooling. */
+  globalAvgPool(x: T, out: T, batch: number): R;
+  /** Residual add. */
+  add(a: T, b: T, out: T, min: number, max: number): R;
+}
+
+/** @internal One compiled layer: its shape, how it runs, its output and the operator call. */
+export interface Step<T, R> {
+  /** The layer's checked shape. */
+  readonly shape: LayerShape;
+  /** `"sparse"`, `"dense"`, or the layer's kind. */
+  readonly path: string;
+  /** The layer's output tensor. */
+  readonly out: T;
+  /** Runs (or encodes) the layer on input `x`. */
+  readonly run: (x: T) => R;
+}
+
+/**
+ * @internal Checks a spec and its weights and builds every layer on `ops`: weights packed or
+ * uploaded, one output tensor per layer. Shared by the CPU and GPU runners. On error, frees
+ * what it made and throws.
+ */
+export function buildSteps<T extends Disposable, P extends Disposable, R>(
+  spec: NetworkSpec,
+  weights: WeightMap,
+  options: Omit<CompileOptions, "backend">,
+  ops: LayerOps<T, P, R>,
+): { shapes: LayerShape[]; batch: number; steps: Step<T, R>[]; owned: Disposable[] } {
+  const shapes = inferShapes(spec);
+  if (!(weights instanceof Map)) {
+    throw new SpecError({ argument: "weights", value: weights }, "expected a Map of weights");
+  }
+  const batch = checkSize("options.batch", options.batch ?? 1);
+  const mode = options.mode ?? "auto";
+  if (!["auto", "sparse", "dense"].includes(mode)) {
+    throw new SpecError(
+      { argument: "options.mode", value: mode },
+      'expected "auto", "sparse" or "dense"',
+    );
+  }
+  const owned: Disposable[] = [];
+  const own = <V extends Disposable>(v: V): V => {
+    owned.push(v);
+    return v;
+  };
+  const steps: Step<T, R>[] = [];
+  try {
+    for (const s of shapes) {
+      const lw = layerWeights(s, weights);
+      const out = own(ops.alloc(s.cout, batch * s.height * s.width));
+      const where = { layer: s.layer.name, index: s.index };
+      let path: string = s.layer.kind;
+      let run: (x: T) => R;
+      switch (s.layer.kind) {
+        case "conv2d":
+        case "depthwise": {
+          const w = own(ops.upload(lw!.kernel));
+          const b = own(ops.upload({ rows: s.cout, cols: 1, data: lw!.bias }));
+          const window = withBatch({ ...s.window!, min: s.min, max: s.max }, batch);
+          run = s.layer.kind === "conv2d"
+            ? (x) => ops.conv2d(x, w, b, out, window)
+            : (x) => ops.depthwise(x, w, b, out, window);
+          break;
+        }
+        case "conv1x1":
+        case "fullyConnected": {
+          const k = lw!.kernel;
+          let nonzero = 0;
+          for (let i = 0; i < k.data.length; i++) if (k.data[i] !== 0) nonzero++;
+          const sparse = mode === "sparse" ||
+            (mode === "auto" && nonzero <= SPARSE_DENSITY_LIMIT * k.data.length);
+          const clamp = { min: s.min, max: s.max };
+          if (sparse) {
+            path = "sparse";
+            const plan = own(ops.prepare(
+              packConv1x1(k, { ...clamp, bias: lw!.bias, blockSize: options.blockSize }),
+            ));
+            run = (x) => ops.conv1x1(plan, x, out);
+          } else {
+            path = "dense";
+            const w = own(ops.upload(k));
+            const gemmOptions = { ...clamp, bias: lw!.bias, out };
+            run = (x) => ops.gemm(w, x, gemmOptions);
+          }
+          break;
+        }
+        case "globalAvgPool":
+          run = (x) => ops.globalAvgPool(x, out, batch);
+          break;
+        case "add": {
+          const other = steps[s.from!].out;
+          run = (x) => ops.add(x, other, out, s.min, s.max);
+          break;
+        }
+        default:
+          throw new SpecError({ ...where, argument: "kind" }, "unknown");
+      }
+      steps.push({ shape: s, path, out, run });
+    }
+  } catch (e) {
+    for (const o of owned) o[Symbol.dispose]();
+    throw e;
+  }
+  return { shapes, batch, steps, owned };
+}
+
+/**
+ * @internal The network's input as finite f32 images of the right length, from an array or
+ * a Dense.
+ */
+export function inputImages(input: NumberArray | Dense, length: number): Float32Array {
+  const data = input !== null && typeof input === "object" && "data" in input &&
+      "rows" in input
+    ? input.data
+    : input as NumberArray;
+  return finiteImages(checkLength("input", data, length));
 }
 
 /**
@@ -151,84 +293,14 @@ export function compileNetwork(
   weights: WeightMap,
   options: CompileOptions = {},
 ): Network {
-  const shapes = inferShapes(spec);
-  if (!(weights instanceof Map)) {
-    throw new SpecError({ argument: "weights", value: weights }, "expected a Map of weights");
-  }
   const backend = options.backend ?? jsBackend;
-  const batch = checkSize("options.batch", options.batch ?? 1);
-  const mode = options.mode ?? "auto";
-  if (!["auto", "sparse", "dense"].includes(mode)) {
-    throw new SpecError(
-      { argument: "options.mode", value: mode },
-      'expected "auto", "sparse" or "dense"',
-    );
-  }
+  const { shapes, batch, steps, owned } = buildSteps<Tensor, PreparedPlan, Tensor>(
+    spec,
+    weights,
+    options,
+    backend,
+  );
   const { height, width, channels } = spec.input;
-  const owned: { dispose(): void }[] = [];
-  const own = <T extends { dispose(): void }>(v: T): T => {
-    owned.push(v);
-    return v;
-  };
-  const steps: Step[] = [];
-  try {
-    for (const s of shapes) {
-      const lw = layerWeights(s, weights);
-      const out = own(backend.alloc(s.cout, batch * s.height * s.width));
-      const where = { layer: s.layer.name, index: s.index };
-      let path: string = s.layer.kind;
-      let run: (x: Tensor) => void;
-      switch (s.layer.kind) {
-        case "conv2d":
-        case "depthwise": {
-          const w = own(backend.upload(lw!.kernel));
-          const b = own(backend.upload({ rows: s.cout, cols: 1, data: lw!.bias }));
-          const window = withBatch({ ...s.window!, min: s.min, max: s.max }, batch);
-          run = s.layer.kind === "conv2d"
-            ? (x) => backend.conv2d(x, w, b, out, window)
-            : (x) => backend.depthwise(x, w, b, out, window);
-          break;
-        }
-        case "conv1x1":
-        case "fullyConnected": {
-          const k = lw!.kernel;
-          let nonzero = 0;
-          for (let i = 0; i < k.data.length; i++) if (k.data[i] !== 0) nonzero++;
-          const sparse = mode === "sparse" ||
-            (mode === "auto" && nonzero <= SPARSE_DENSITY_LIMIT * k.data.length);
-          const clamp = { min: s.min, max: s.max };
-          if (sparse) {
-            path = "sparse";
-            const plan: PreparedPlan = own(backend.prepare(
-              packConv1x1(k, { ...clamp, bias: lw!.bias, blockSize: options.blockSize }),
-            ));
-            run = (x) => backend.conv1x1(plan, x, out);
-          } else {
-            path = "dense";
-            const w = own(backend.upload(k));
-            const gemmOptions = { ...clamp, bias: lw!.bias, out };
-            run = (x) => backend.gemm(w, x, gemmOptions);
-          }
-          break;
-        }
-        case "globalAvgPool":
-          run = (x) => backend.globalAvgPool(x, out, batch);
-          break;
-        case "add": {
-          const other = steps[s.from!].out;
-          run = (x) => backend.add(x, other, out, s.min, s.max);
-          break;
-        }
-        default:
-          throw new SpecError({ ...where, argument: "kind" }, "unknown");
-      }
-      steps.push({ shape: s, path, out, run });
-    }
-  } catch (e) {
-    for (const o of owned) o.dispose();
-    throw e;
-  }
-
   const pooled = endsPooled(shapes);
   const inputLength = batch * height * width * channels;
   let disposed = false;
@@ -237,11 +309,7 @@ export function compileNetwork(
     if (disposed) {
       throw new SpecError({ argument: "network", value: "disposed" }, "this network was disposed");
     }
-    const data = input !== null && typeof input === "object" && "data" in input &&
-        "rows" in input
-      ? input.data
-      : input as NumberArray;
-    const images = finiteImages(checkLength("input", data, inputLength));
+    const images = inputImages(input, inputLength);
     using x = backend.upload({ rows: batch, cols: height * width * channels, data: images });
     let prev: Tensor = x;
     for (const step of steps) {
@@ -287,7 +355,7 @@ export function compileNetwork(
     dispose() {
       if (disposed) return;
       disposed = true;
-      for (const o of owned) o.dispose();
+      for (const o of owned) o[Symbol.dispose]();
     },
     [Symbol.dispose]() {
       network.dispose();
