@@ -260,6 +260,65 @@ export class GpuContext {
     for (const d of dispatches) for (const b of d.owned) b.destroy();
   }
 
+  /**
+   * Runs each group of dispatches in its own compute pass, all in one submission, and returns
+   * each group's GPU time in milliseconds from timestamp queries, or, on an adapter without
+   * them, the wall-clock time of submitting each group alone and waiting for it.
+   */
+  async time(
+    groups: readonly (readonly Dispatch[])[],
+  ): Promise<{ ms: number[]; source: "timestamp" | "wall-clock" }> {
+    this.check();
+    if (!this.adapter.timestamps) {
+      const ms: number[] = [];
+      for (const g of groups) {
+        const t0 = performance.now();
+        this.submit(g);
+        await this.guard(this.device.queue.onSubmittedWorkDone());
+        ms.push(performance.now() - t0);
+      }
+      return { ms, source: "wall-clock" };
+    }
+    const count = groups.length * 2;
+    const querySet = this.device.createQuerySet({ type: "timestamp", count: Math.max(2, count) });
+    const bytes = Math.max(16, count * 8);
+    const resolve = this.device.createBuffer({
+      size: bytes,
+      usage: GPUBufferUsage.QUERY_RESOLVE | GPUBufferUsage.COPY_SRC,
+    });
+    const staging = this.device.createBuffer({
+      size: bytes,
+      usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST,
+    });
+    try {
+      const encoder = this.device.createCommandEncoder();
+      groups.forEach((g, i) =>
+        this.encode(encoder, g, {
+          querySet,
+          beginningOfPassWriteIndex: 2 * i,
+          endOfPassWriteIndex: 2 * i + 1,
+        })
+      );
+      if (count > 0) {
+        encoder.resolveQuerySet(querySet, 0, count, resolve, 0);
+        encoder.copyBufferToBuffer(resolve, 0, staging, 0, bytes);
+      }
+      this.device.queue.submit([encoder.finish()]);
+      await this.guard(staging.mapAsync(GPUMapMode.READ));
+      this.check();
+      const t = new BigInt64Array(staging.getMappedRange(), 0, count);
+      const ms = groups.map((_, i) => Number(t[2 * i + 1] - t[2 * i]) / 1e6);
+      staging.unmap();
+      return { ms, source: "timestamp" };
+    } finally {
+      if (!this.lost) {
+        querySet.destroy();
+        resolve.destroy();
+        staging.destroy();
+      }
+    }
+  }
+
   /** Encodes and submits the dispatches, in order, in one command buffer. */
   submit(dispatches: readonly Dispatch[]): void {
     this.check();

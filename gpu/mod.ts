@@ -27,3 +27,4 @@ export { GpuError, type GpuErrorCode, type GpuErrorDetails } from "./errors.ts";
 export { GpuTensor } from "./tensor.ts";
 export { GpuCsr, GpuPlan } from "./sparse.ts";
 export type { GemmTile, GpuGemmOptions } from "./gemm.ts";
+export { compileGpuNetwork, type GpuCompileOptions, type GpuNetwork } from "./network.ts";

@@ -101,6 +101,36 @@ export class GpuTensor implements Disposable {
     return out === undefined ? Object.freeze(result) : result;
   }
 
+  /**
+   * Overwrites the tensor with the values of `d` (same shape). The copy is queued: operators
+   * submitted after it see the new values.
+   */
+  write(d: Dense): void {
+    checkDense("d", d);
+    if (d.rows !== this.rows || d.cols !== this.cols) {
+      throw new ShapeError(
+        { argument: "d", value: `${d.rows}x${d.cols}` },
+        `expected ${this.rows}x${this.cols}`,
+      );
+    }
+    const buffer = this.bufferFor(this.#ctx, "tensor");
+    if (d.rows * d.cols === 0) return;
+    let data: Float32Array = d.data;
+    if (this.stride !== d.cols) {
+      data = new Float32Array(d.rows * this.stride);
+      for (let i = 0; i < d.rows; i++) {
+        data.set(d.data.subarray(i * d.cols, (i + 1) * d.cols), i * this.stride);
+      }
+    }
+    this.#ctx.device.queue.writeBuffer(
+      buffer,
+      0,
+      data.buffer as ArrayBuffer,
+      data.byteOffset,
+      data.byteLength,
+    );
+  }
+
   /** Frees the GPU memory. Idempotent. */
   dispose(): void {
     if (this.#disposed) return;
@@ -132,20 +162,6 @@ export function allocTensor(ctx: GpuContext, rows: number, cols: number): GpuTen
 export function uploadTensor(ctx: GpuContext, d: Dense, argument = "d"): GpuTensor {
   checkDense(argument, d);
   const t = allocTensor(ctx, d.rows, d.cols);
-  if (d.rows * d.cols === 0) return t;
-  let data: Float32Array = d.data;
-  if (t.stride !== d.cols) {
-    data = new Float32Array(d.rows * t.stride);
-    for (let i = 0; i < d.rows; i++) {
-      data.set(d.data.subarray(i * d.cols, (i + 1) * d.cols), i * t.stride);
-    }
-  }
-  ctx.device.queue.writeBuffer(
-    t.bufferFor(ctx, argument),
-    0,
-    data.buffer as ArrayBuffer,
-    data.byteOffset,
-    data.byteLength,
-  );
+  t.write(d);
   return t;
 }
