@@ -16,8 +16,15 @@ import {
   type RequestGpuOptions,
 } from "./device.ts";
 import { encodeGemm, type GpuGemmOptions } from "./gemm.ts";
-import { encodeConv1x1, encodeSpmm, GpuCsr, GpuPlan, prepareGpuPlan, uploadCsr } from "./sparse.ts";
-import { allocTensor, GpuTensor, uploadTensor } from "./tensor.ts";
+import {
+  encodeConv1x1,
+  encodeSpmm,
+  type GpuCsr,
+  type GpuPlan,
+  prepareGpuPlan,
+  uploadCsr,
+} from "./sparse.ts";
+import { allocTensor, type GpuTensor, uploadTensor } from "./tensor.ts";
 
 /**
  * The operators of a {@link Gpu} as dispatches not yet submitted: each call checks its

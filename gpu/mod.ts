@@ -28,3 +28,31 @@ export { GpuTensor } from "./tensor.ts";
 export { GpuCsr, GpuPlan } from "./sparse.ts";
 export type { GemmTile, GpuGemmOptions } from "./gemm.ts";
 export { compileGpuNetwork, type GpuCompileOptions, type GpuNetwork } from "./network.ts";
+// The core types the GPU API takes and gives, so that this entry point documents itself.
+export type {
+  Activation,
+  AddLayer,
+  BlockSize,
+  Conv1x1Layer,
+  Conv1x1Plan,
+  Conv2dLayer,
+  Csr,
+  Dense,
+  DepthwiseLayer,
+  ErrorDetails,
+  FullyConnectedLayer,
+  GlobalAvgPoolLayer,
+  LayerBase,
+  LayerShape,
+  LayerSpec,
+  LayerTime,
+  NetworkSpec,
+  NumberArray,
+  Padding,
+  Padding4,
+  PlanSection,
+  Weight,
+  WeightMap,
+  WeightNames,
+  Window,
+} from "../mod.ts";

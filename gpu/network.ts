@@ -7,7 +7,8 @@
 import type { Dense } from "../kernels/dense.ts";
 import { SpecError } from "../kernels/errors.ts";
 import { batchMajor, endsPooled, type LayerShape, type NetworkSpec } from "../kernels/network.ts";
-import { buildSteps, type CompileOptions, inputImages, type LayerTime } from "../kernels/runner.ts";
+import { buildSteps, inputImages, type LayerTime } from "../kernels/runner.ts";
+import type { BlockSize } from "../kernels/pack.ts";
 import type { NumberArray } from "../kernels/validate.ts";
 import type { WeightMap } from "../kernels/weights.ts";
 import type { Dispatch } from "./device.ts";
@@ -16,7 +17,17 @@ import type { GpuPlan } from "./sparse.ts";
 import type { GpuTensor } from "./tensor.ts";
 
 /** Options of {@link compileGpuNetwork}: those of the CPU `compileNetwork` but the backend. */
-export type GpuCompileOptions = Omit<CompileOptions, "backend">;
+export interface GpuCompileOptions {
+  /** Images per run; default 1. */
+  readonly batch?: number;
+  /**
+   * How the 1x1 convolutions and fully connected layers run: `"sparse"`, `"dense"`, or
+   * `"auto"` (default: sparse where at most half the weights are nonzero), as on the CPU.
+   */
+  readonly mode?: "auto" | "sparse" | "dense";
+  /** Output-channel block size of the sparse plans; default `"auto"`. */
+  readonly blockSize?: BlockSize | "auto";
+}
 
 /**
  * A network compiled for a GPU. `run` is a pure function of its input; the network owns GPU
