@@ -244,6 +244,7 @@ export function encodeGemm(
   const tile = checkTile(ctx, options.tile ?? DEFAULT_GEMM_TILE);
   const tilesN = Math.ceil(n / tile.cols);
   const count = Math.ceil(m / tile.rows) * tilesN;
+  if (count === 0) return [];
   const grid = ctx.fold("grid", count);
   const pipeline = ctx.pipeline(
     `gemm:${tile.rows}x${tile.cols}x${tile.depth}`,
