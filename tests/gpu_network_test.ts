@@ -142,3 +142,21 @@ Deno.test({
     await assert.rejects(() => net.run(image(spec, 1, 1)), SpecError);
   },
 });
+
+Deno.test({
+  name: "GPU: MobileNet v1 at 224x224, 90% sparse: every layer within its bound, one readback",
+  ignore,
+  async fn() {
+    const spec = mobileNetV1();
+    const weights = pruneNetwork(spec, randomWeights(spec, 224), { sparsity: 0.9 });
+    const input = image(spec, 1, 224);
+    using net = compileGpuNetwork(gpu!, spec, weights);
+    const trace = await net.trace(input);
+    for (const l of compareLayers(spec, weights, input, trace)) {
+      assert.ok(l.ratio <= 1, `layer ${l.name} off by ${l.ratio}x its bound`);
+    }
+    const logits = await net.run(input);
+    assert.equal(logits.cols, 1000);
+    assert.deepEqual([...logits.data], [...trace[trace.length - 1].data]);
+  },
+});
