@@ -22,27 +22,14 @@ import {
 import { type Gpu, GpuError, type GpuTensor } from "../gpu/mod.ts";
 import { assertWithinBound, seededRandom } from "../testing.ts";
 import { throwsWith } from "./expect.ts";
-import { testGpu } from "./gpu_helpers.ts";
+import { testGpu, uploadWithGarbage } from "./gpu_helpers.ts";
 
 const gpu = await testGpu();
 const cpu = await init();
 const ignore = gpu === undefined;
 const RUNS = 80;
 
-/** What the padding columns of uploaded tensors hold: finite garbage that must not leak. */
-const GARBAGE = 1e30;
-
-/** Uploads `d` with its padding columns (the tail of each stored row) set to `GARBAGE`. */
-function upload(g: Gpu, d: Dense): GpuTensor {
-  const t = g.upload(d);
-  if (t.stride === d.cols || d.rows === 0) return t;
-  const data = new Float32Array(d.rows * t.stride).fill(GARBAGE);
-  for (let i = 0; i < d.rows; i++) {
-    data.set(d.data.subarray(i * d.cols, (i + 1) * d.cols), i * t.stride);
-  }
-  g.context.device.queue.writeBuffer(t.bufferFor(g.context, "d"), 0, data);
-  return t;
-}
+const upload = uploadWithGarbage;
 
 /** A `[rows x cols]` matrix of seeded values in [-2, 2), with some exact zeros. */
 function matrix(rows: number, cols: number, seed: number): Dense {

@@ -4,30 +4,17 @@
 import fc from "fast-check";
 import assert from "node:assert/strict";
 import { type Dense, dense, init, referenceGemm, ShapeError, ValueError } from "../mod.ts";
-import { type Gpu, GpuError, type GpuTensor, requestGpu } from "../gpu/mod.ts";
+import { GpuError, requestGpu } from "../gpu/mod.ts";
 import { DEFAULT_GEMM_TILE, type GemmTile } from "../gpu/gemm.ts";
 import { assertWithinBound, denseArb, productBound, sizeArb } from "../testing.ts";
 import { throwsWith } from "./expect.ts";
-import { testGpu } from "./gpu_helpers.ts";
+import { testGpu, uploadWithGarbage } from "./gpu_helpers.ts";
 
 const gpu = await testGpu();
 const cpu = await init();
 const ignore = gpu === undefined;
 
-/** What the padding columns of uploaded tensors hold: finite garbage that must not leak. */
-const GARBAGE = 1e30;
-
-/** Uploads `d` with its padding columns (the tail of each stored row) set to `GARBAGE`. */
-function upload(g: Gpu, d: Dense): GpuTensor {
-  const t = g.upload(d);
-  if (t.stride === d.cols || d.rows === 0) return t;
-  const data = new Float32Array(d.rows * t.stride).fill(GARBAGE);
-  for (let i = 0; i < d.rows; i++) {
-    data.set(d.data.subarray(i * d.cols, (i + 1) * d.cols), i * t.stride);
-  }
-  g.context.device.queue.writeBuffer(t.bufferFor(g.context, "d"), 0, data);
-  return t;
-}
+const upload = uploadWithGarbage;
 
 /** The CPU backend's resident result, as the GPU's must agree with it. */
 function onCpu(a: Dense, b: Dense, bias: number[] | undefined, min: number, max: number): Dense {

@@ -4,7 +4,8 @@
  * a missing adapter is a failure instead, so CI never skips them.
  * @module
  */
-import { type Gpu, GpuError, requestGpu } from "../gpu/mod.ts";
+import type { Dense } from "../mod.ts";
+import { type Gpu, GpuError, type GpuTensor, requestGpu } from "../gpu/mod.ts";
 
 let cached: Promise<Gpu | undefined> | undefined;
 
@@ -35,4 +36,22 @@ export function testGpu(): Promise<Gpu | undefined> {
 /** Whether GPU tests run here: `ignore: !(await hasGpu())` in a `Deno.test` definition. */
 export async function hasGpu(): Promise<boolean> {
   return (await testGpu()) !== undefined;
+}
+
+/** What the padding columns of uploaded tensors hold: finite garbage that must not leak. */
+export const GARBAGE = 1e30;
+
+/**
+ * Uploads `d` with its padding columns (the tail of each stored row past `cols`) set to
+ * {@link GARBAGE}, so that a kernel which lets padding reach a real result fails its test.
+ */
+export function uploadWithGarbage(g: Gpu, d: Dense): GpuTensor {
+  const t = g.upload(d);
+  if (t.stride === d.cols || d.rows === 0) return t;
+  const data = new Float32Array(d.rows * t.stride).fill(GARBAGE);
+  for (let i = 0; i < d.rows; i++) {
+    data.set(d.data.subarray(i * d.cols, (i + 1) * d.cols), i * t.stride);
+  }
+  g.context.device.queue.writeBuffer(t.bufferFor(g.context, "d"), 0, data);
+  return t;
 }
