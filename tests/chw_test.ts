@@ -19,111 +19,26 @@ import {
   resolveWindow,
   ShapeError,
   ValueError,
-  type Window,
 } from "../mod.ts";
-import { assertWithinBound, seededRandom } from "../testing.ts";
+import { assertWithinBound } from "../testing.ts";
 import { allBackends } from "./backends.ts";
+import {
+  abs,
+  clampArb,
+  conv2dBound,
+  conv2dCaseArb,
+  depthwiseBound,
+  depthwiseCaseArb,
+  matrix,
+  tryWindow,
+  values,
+} from "./chw_cases.ts";
 import { throwsWith } from "./expect.ts";
 
 const backends = await allBackends();
 const RUNS = 200;
 
-/** A `[rows x cols]` matrix of seeded values in [-2, 2), with some exact zeros. */
-function matrix(rows: number, cols: number, seed: number): Dense {
-  const rand = seededRandom(seed);
-  return dense(
-    rows,
-    cols,
-    Array.from({ length: rows * cols }, () => (rand() < 0.1 ? 0 : rand() * 4 - 2)),
-  );
-}
-
-function values(n: number, seed: number): number[] {
-  return Array.from(matrix(1, n, seed).data);
-}
-
-const abs = (d: Dense) => dense(d.rows, d.cols, d.data.map(Math.abs));
-const absArray = (b: readonly number[] | undefined) => b && b.map(Math.abs);
-const unclamped = (w: Window): Window => ({ ...w, min: -Infinity, max: Infinity });
 const copy = (d: Dense) => dense(d.rows, d.cols, d.data);
-
-// The magnitude each output's f32 error scales with: |bias| + sum |w x| over the output's
-// window (the same windows, through the reference on absolute values, unclamped: the clamp
-// only shrinks differences). assertWithinBound allows (terms + 2) 2^-23 times it.
-function depthwiseBound(x: Dense, w: Dense, bias: number[] | undefined, window: Window): Dense {
-  return referenceDepthwise(abs(x), abs(w), absArray(bias), unclamped(window));
-}
-
-function conv2dBound(x: Dense, w: Dense, bias: number[] | undefined, window: Window): Dense {
-  return referenceConv2d(abs(x), abs(w), absArray(bias), unclamped(window));
-}
-
-/** Resolves a window, or undefined where the options are refused (then so is the call). */
-function tryWindow(
-  kernel: number,
-  options: Parameters<typeof resolveWindow>[1],
-  kernels?: number[],
-): Window | undefined {
-  try {
-    return resolveWindow(kernel, options, kernels);
-  } catch (e) {
-    if (e instanceof ShapeError) return undefined;
-    throw e;
-  }
-}
-
-const clampArb = fc.oneof(
-  fc.constant({}),
-  fc.constant({ min: 0 }),
-  fc.constant({ min: 0, max: 6 }),
-  fc.tuple(
-    fc.double({ min: -3, max: 3, noNaN: true }),
-    fc.double({ min: -3, max: 3, noNaN: true }),
-  ).map(([a, b]) => ({ min: Math.min(a, b), max: Math.max(a, b) })),
-);
-
-function paddingArb(kernel: number): fc.Arbitrary<Padding> {
-  const side = fc.integer({ min: 0, max: kernel - 1 });
-  return fc.oneof(
-    fc.constantFrom<Padding>("same", "valid"),
-    side,
-    fc.tuple(side, side, side, side),
-  );
-}
-
-/** Image sides: the small and odd ones mostly, up to a few vectors wide. */
-const sideArb = fc.oneof(
-  { weight: 3, arbitrary: fc.constantFrom(1, 2, 3, 4, 5, 7, 8, 9, 13) },
-  { weight: 1, arbitrary: fc.integer({ min: 0, max: 21 }) },
-);
-
-const depthwiseCaseArb = fc.constantFrom(3, 5).chain((kernel) =>
-  fc.record({
-    kernel: fc.constant(kernel),
-    stride: fc.constantFrom(1, 2),
-    height: sideArb,
-    width: sideArb,
-    batch: fc.constantFrom(0, 1, 1, 3),
-    channels: fc.constantFrom(0, 1, 2, 5),
-    padding: paddingArb(kernel),
-    clamp: clampArb,
-    bias: fc.boolean(),
-    seed: fc.integer(),
-  })
-);
-
-const conv2dCaseArb = fc.record({
-  stride: fc.constantFrom(1, 2),
-  height: sideArb,
-  width: sideArb,
-  batch: fc.constantFrom(0, 1, 1, 2),
-  cin: fc.constantFrom(1, 2, 3, 3, 4),
-  cout: fc.constantFrom(0, 1, 3, 4, 5, 9),
-  padding: paddingArb(3),
-  clamp: clampArb,
-  bias: fc.boolean(),
-  seed: fc.integer(),
-});
 
 for (const backend of backends) {
   const f = backend.flavour;
@@ -180,7 +95,7 @@ for (const backend of backends) {
 
   Deno.test(`${f}: conv2d matches the reference`, () => {
     fc.assert(
-      fc.property(conv2dCaseArb, (c) => {
+      fc.property(conv2dCaseArb(), (c) => {
         const { stride, height, width, batch, cin, cout, padding } = c;
         const x = matrix(batch, height * width * cin, c.seed);
         const w = matrix(cout, 9 * cin, c.seed + 1);

@@ -11,7 +11,11 @@ let cached: Promise<Gpu | undefined> | undefined;
 
 async function acquireForTests(): Promise<Gpu | undefined> {
   try {
-    return await requestGpu();
+    const gpu = await requestGpu();
+    // Each test module runs in its own isolate: destroy its device when the module is done
+    // rather than leaving it to the isolate's teardown, while other modules use theirs.
+    globalThis.addEventListener("unload", () => gpu.dispose());
+    return gpu;
   } catch (e) {
     const required = Deno.env.get("SPARSEKIT_REQUIRE_GPU") === "1";
     if (
