@@ -53,56 +53,51 @@ async function unchanged(pairs: [GpuTensor | undefined, Dense | undefined, strin
   }
 }
 
-/** The depthwise convolution on the GPU (garbage padding everywhere), inputs checked after. */
-async function gpuDepthwise(
+/** The windowed operators, by their name on the `Gpu` and on the CPU `Backend`. */
+type Windowed = "depthwise" | "conv2d";
+
+/** A windowed operator on the GPU (garbage padding everywhere), inputs checked after. */
+async function gpuWindowed(
+  op: Windowed,
   g: Gpu,
   x: Dense,
   w: Dense,
   bias: number[] | undefined,
   window: Window,
 ): Promise<Dense> {
+  const rows = op === "depthwise" ? x.rows : w.rows;
   using xt = upload(g, x);
   using wt = upload(g, w);
   using bt = bias && upload(g, column(bias));
-  using out = upload(g, matrix(x.rows, window.batch * window.outHeight * window.outWidth, 99));
-  assert.equal(g.depthwise(xt, wt, bt, out, window), out);
+  using out = upload(g, matrix(rows, window.batch * window.outHeight * window.outWidth, 99));
+  assert.equal(g[op](xt, wt, bt, out, window), out);
   const got = await out.read();
   await unchanged([[xt, x, "x"], [wt, w, "weights"], [bt, bias && column(bias), "bias"]]);
   return got;
 }
 
-function cpuDepthwise(x: Dense, w: Dense, bias: number[] | undefined, window: Window): Dense {
-  using xt = cpu.upload(x);
-  using wt = cpu.upload(w);
-  using bt = bias && cpu.upload(column(bias));
-  using out = cpu.alloc(x.rows, window.batch * window.outHeight * window.outWidth);
-  return cpu.depthwise(xt, wt, bt, out, window).read();
-}
-
-async function gpuConv2d(
-  g: Gpu,
+/** The same operator on the CPU backend. */
+function cpuWindowed(
+  op: Windowed,
   x: Dense,
   w: Dense,
   bias: number[] | undefined,
   window: Window,
-): Promise<Dense> {
-  using xt = upload(g, x);
-  using wt = upload(g, w);
-  using bt = bias && upload(g, column(bias));
-  using out = upload(g, matrix(w.rows, window.batch * window.outHeight * window.outWidth, 98));
-  assert.equal(g.conv2d(xt, wt, bt, out, window), out);
-  const got = await out.read();
-  await unchanged([[xt, x, "x"], [wt, w, "weights"], [bt, bias && column(bias), "bias"]]);
-  return got;
-}
-
-function cpuConv2d(x: Dense, w: Dense, bias: number[] | undefined, window: Window): Dense {
+): Dense {
+  const rows = op === "depthwise" ? x.rows : w.rows;
   using xt = cpu.upload(x);
   using wt = cpu.upload(w);
   using bt = bias && cpu.upload(column(bias));
-  using out = cpu.alloc(w.rows, window.batch * window.outHeight * window.outWidth);
-  return cpu.conv2d(xt, wt, bt, out, window).read();
+  using out = cpu.alloc(rows, window.batch * window.outHeight * window.outWidth);
+  return cpu[op](xt, wt, bt, out, window).read();
 }
+
+type GpuArgs = [Gpu, Dense, Dense, number[] | undefined, Window];
+type CpuArgs = [Dense, Dense, number[] | undefined, Window];
+const gpuDepthwise = (...a: GpuArgs) => gpuWindowed("depthwise", ...a);
+const gpuConv2d = (...a: GpuArgs) => gpuWindowed("conv2d", ...a);
+const cpuDepthwise = (...a: CpuArgs) => cpuWindowed("depthwise", ...a);
+const cpuConv2d = (...a: CpuArgs) => cpuWindowed("conv2d", ...a);
 
 // cin past one step of four input channels (5, 8), cout past one group of eight (9, 17).
 const conv2dCases = conv2dCaseArb([1, 2, 3, 3, 4, 5, 8], [0, 1, 3, 4, 5, 9, 17]);
