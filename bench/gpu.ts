@@ -6,7 +6,8 @@
 // about GPUs, only that the kernels run.
 //
 // Usage: deno task bench:gpu [--quick] [--no-networks]
-//   writes bench/results/gpu-<date>-<host>.json, gpu-latest.json and docs/performance-gpu.md
+//   writes bench/results/gpu-<date>-<host>.json, gpu-latest.json and docs/performance-gpu.md;
+//   deno task bench:gpu --render [results.json] re-renders the page from a results file.
 import { mobileNetV1, mobileNetV2 } from "../mod.ts";
 import { compileGpuNetwork, type Dispatch, type Gpu, requestGpu } from "../gpu/mod.ts";
 import {
@@ -22,6 +23,7 @@ import {
   quantile,
 } from "./layers.ts";
 import { image, VARIANTS, variantWeights } from "./network.ts";
+import { formatMarkdown } from "./report.ts";
 
 /** One kernel on one layer: median GPU time and the dense-equivalent rate. */
 export interface GpuLayerResult {
@@ -138,9 +140,9 @@ export function renderGpuReport(r: GpuResults, source: string): string {
   ];
   if (a.isFallbackAdapter || /llvmpipe|lavapipe|swiftshader/i.test(a.description)) {
     lines.push(
-      "> This ran on a **software adapter** (the CPU emulating a GPU). These figures say that the",
-      "> kernels run and how they compare with each other on this emulation; they say nothing",
-      "> about the speed of any GPU. Run `deno task bench:gpu` on a machine with a GPU for that.",
+      "> This ran on a **software adapter** (the CPU emulating a GPU). These figures say that the " +
+        "kernels run and how they compare with each other on this emulation; they say nothing " +
+        "about the speed of any GPU. Run `deno task bench:gpu` on a machine with a GPU for that.",
       "",
     );
   }
@@ -185,14 +187,25 @@ export function renderGpuReport(r: GpuResults, source: string): string {
     );
   }
   lines.push(
-    "Reproduce: `deno task bench:gpu` (`--quick` for fewer repetitions, `--no-networks` for the",
-    "layers only).",
+    "Reproduce: `deno task bench:gpu` (`--quick` for fewer repetitions, `--no-networks` for the " +
+      "layers only).",
     "",
   );
-  return lines.join("\n");
+  return formatMarkdown(lines.join("\n"));
 }
 
-if (import.meta.main) {
+async function writeGpuReport(r: GpuResults, source: string): Promise<void> {
+  await Deno.writeTextFile(
+    new URL("../docs/performance-gpu.md", import.meta.url),
+    renderGpuReport(r, source),
+  );
+}
+
+if (import.meta.main && Deno.args[0] === "--render") {
+  const source = Deno.args[1] ?? "bench/results/gpu-latest.json";
+  await writeGpuReport(JSON.parse(await Deno.readTextFile(source)), source);
+  console.log("wrote docs/performance-gpu.md");
+} else if (import.meta.main) {
   const quick = Deno.args.includes("--quick");
   const gpu = await requestGpu();
   const a = gpu.adapter;
@@ -235,9 +248,6 @@ if (import.meta.main) {
   const json = JSON.stringify(results, null, 2) + "\n";
   await Deno.writeTextFile(new URL(file, dir), json);
   await Deno.writeTextFile(new URL("gpu-latest.json", dir), json);
-  await Deno.writeTextFile(
-    new URL("../docs/performance-gpu.md", import.meta.url),
-    renderGpuReport(results, `bench/results/${file}`),
-  );
+  await writeGpuReport(results, `bench/results/${file}`);
   console.log(`wrote bench/results/${file}, gpu-latest.json and docs/performance-gpu.md`);
 }
