@@ -5,7 +5,7 @@
  * @module
  */
 import { ShapeError } from "../kernels/errors.ts";
-import { checkClamp, checkLength, toFloat32 } from "../kernels/validate.ts";
+import { checkClamp, checkLength, checkShape, toFloat32 } from "../kernels/validate.ts";
 import type { Dispatch, GpuContext } from "./device.ts";
 import type { GpuTensor } from "./tensor.ts";
 
@@ -225,12 +225,7 @@ export function encodeGemm(
     throw new ShapeError({ argument: "b.rows", value: b.rows }, `must equal a.cols = ${a.cols}`);
   }
   const m = a.rows, k = a.cols, n = b.cols;
-  if (out.rows !== m || out.cols !== n) {
-    throw new ShapeError(
-      { argument: "options.out", value: `${out.rows}x${out.cols}` },
-      `expected shape ${m}x${n}`,
-    );
-  }
+  checkShape("options.out", out, m, n);
   if (out === a || out === b) {
     throw new ShapeError(
       { argument: "options.out", value: out === a ? "a" : "b" },

@@ -26,6 +26,7 @@ import { checkCsr, type Csr } from "../kernels/csr.ts";
 import { ShapeError } from "../kernels/errors.ts";
 import type { Conv1x1Plan } from "../kernels/pack.ts";
 import { checkPlan } from "../kernels/plan_check.ts";
+import { checkShape } from "../kernels/validate.ts";
 import type { Dispatch, GpuContext } from "./device.ts";
 import { GpuError } from "./errors.ts";
 import { GpuTensor } from "./tensor.ts";
@@ -546,12 +547,7 @@ export function encodeConv1x1(
       `expected plan.cin = ${plan.cin} rows`,
     );
   }
-  if (out.rows !== plan.cout || out.cols !== x.cols) {
-    throw new ShapeError(
-      { argument: "out", value: `${out.rows}x${out.cols}` },
-      `expected ${plan.cout}x${x.cols}`,
-    );
-  }
+  checkShape("out", out, plan.cout, x.cols);
   const { min, max } = plan.plan;
   return sets.flatMap((s) => encodeSlots(ctx, s, xb, ob, x.cols, min, max));
 }
@@ -592,11 +588,6 @@ export function encodeSpmm(
       `expected a.cols = ${a.cols} rows`,
     );
   }
-  if (out.rows !== a.rows || out.cols !== b.cols) {
-    throw new ShapeError(
-      { argument: "out", value: `${out.rows}x${out.cols}` },
-      `expected ${a.rows}x${b.cols}`,
-    );
-  }
+  checkShape("out", out, a.rows, b.cols);
   return encodeSlots(ctx, set, bb, ob, b.cols, -Infinity, Infinity);
 }

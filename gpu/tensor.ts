@@ -2,9 +2,8 @@
  * Matrices that live in GPU memory: upload, allocate, read back.
  * @module
  */
-import { checkDense, type Dense } from "../kernels/dense.ts";
-import { ShapeError } from "../kernels/errors.ts";
-import { checkProduct, checkSize } from "../kernels/validate.ts";
+import { checkDense, checkOut, type Dense } from "../kernels/dense.ts";
+import { checkProduct, checkShape, checkSize } from "../kernels/validate.ts";
 import { type GpuContext, roundUp } from "./device.ts";
 import { GpuError } from "./errors.ts";
 
@@ -65,13 +64,7 @@ export class GpuTensor implements Disposable {
     const ctx = this.#ctx;
     const src = this.bufferFor(ctx, "tensor");
     if (out !== undefined) {
-      checkDense("out", out);
-      if (out.rows !== this.rows || out.cols !== this.cols) {
-        throw new ShapeError(
-          { argument: "out", value: `${out.rows}x${out.cols}` },
-          `expected ${this.rows}x${this.cols}`,
-        );
-      }
+      checkOut(out, this.rows, this.cols);
     }
     const result = out ??
       { rows: this.rows, cols: this.cols, data: new Float32Array(this.rows * this.cols) };
@@ -107,12 +100,7 @@ export class GpuTensor implements Disposable {
    */
   write(d: Dense): void {
     checkDense("d", d);
-    if (d.rows !== this.rows || d.cols !== this.cols) {
-      throw new ShapeError(
-        { argument: "d", value: `${d.rows}x${d.cols}` },
-        `expected ${this.rows}x${this.cols}`,
-      );
-    }
+    checkShape("d", d, this.rows, this.cols);
     const buffer = this.bufferFor(this.#ctx, "tensor");
     if (d.rows * d.cols === 0) return;
     let data: Float32Array = d.data;

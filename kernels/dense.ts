@@ -4,7 +4,14 @@
  * @module
  */
 import { ShapeError } from "./errors.ts";
-import { checkLength, checkProduct, checkSize, type NumberArray, toFloat32 } from "./validate.ts";
+import {
+  checkLength,
+  checkProduct,
+  checkShape,
+  checkSize,
+  type NumberArray,
+  toFloat32,
+} from "./validate.ts";
 
 /** A row-major dense f32 matrix. Treat it as immutable: sparsekit never writes to one it did not create. */
 export interface Dense {
@@ -79,11 +86,6 @@ export function checkDense(argument: string, m: unknown): Dense {
  */
 export function checkOut(out: Dense, rows: number, cols: number): Dense {
   checkDense("out", out);
-  if (out.rows !== rows || out.cols !== cols) {
-    throw new ShapeError(
-      { argument: "out", value: `${out.rows}x${out.cols}` },
-      `expected shape ${rows}x${cols}`,
-    );
-  }
+  checkShape("out", out, rows, cols);
   return out;
 }

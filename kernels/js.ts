@@ -17,7 +17,14 @@ import {
   checkPoolArgs,
   type Window,
 } from "./spatial.ts";
-import { checkClamp, checkLength, checkProduct, checkSize, toFloat32 } from "./validate.ts";
+import {
+  checkClamp,
+  checkLength,
+  checkProduct,
+  checkShape,
+  checkSize,
+  toFloat32,
+} from "./validate.ts";
 
 /** @internal Resolves the destination of a result: the caller's `out`, checked, or a fresh Dense. */
 export function destination(out: Dense | undefined, rows: number, cols: number): Dense {
@@ -60,12 +67,7 @@ export function gemmArgs(
   let y: Dense | Tensor;
   if (resident) {
     y = options.out as Tensor;
-    if (y.rows !== m || y.cols !== n) {
-      throw new ShapeError(
-        { argument: "options.out", value: `${y.rows}x${y.cols}` },
-        `expected shape ${m}x${n}`,
-      );
-    }
+    checkShape("options.out", y, m, n);
   } else y = destination(options.out as Dense | undefined, m, n);
   return { bias, min, max, y };
 }
@@ -96,12 +98,7 @@ export function convDestination(
     );
   }
   const o = out as Tensor;
-  if (o.rows !== plan.cout || o.cols !== x.cols) {
-    throw new ShapeError(
-      { argument: "out", value: `${o.rows}x${o.cols}` },
-      `expected shape ${plan.cout}x${x.cols}`,
-    );
-  }
+  checkShape("out", o, plan.cout, x.cols);
   return o;
 }
 

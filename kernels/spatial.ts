@@ -4,15 +4,7 @@
  * @module
  */
 import { ShapeError, ValueError } from "./errors.ts";
-import { checkClamp, checkSize } from "./validate.ts";
-
-/** Anything with a matrix shape: a resident tensor of any backend. */
-export interface Shaped {
-  /** Number of rows. */
-  readonly rows: number;
-  /** Number of columns. */
-  readonly cols: number;
-}
+import { checkClamp, checkShape, checkSize, type Shaped } from "./validate.ts";
 
 /** Explicit padding in pixels: rows above, columns left, rows below, columns right. */
 export type Padding4 = readonly [top: number, left: number, bottom: number, right: number];
@@ -227,15 +219,6 @@ export function checkWindow(w: Window, kernels: readonly number[] = [3, 5]): voi
   }
   if (Number.isNaN(w.min) || Number.isNaN(w.max) || w.min > w.max) {
     throw new ValueError({ argument: "window.min", value: w.min }, `and max ${w.max} disagree`);
-  }
-}
-
-function checkShape(argument: string, t: Shaped, rows: number, cols: number): void {
-  if (t.rows !== rows || t.cols !== cols) {
-    throw new ShapeError(
-      { argument, value: `${t.rows}x${t.cols}` },
-      `expected shape ${rows}x${cols}`,
-    );
   }
 }
 

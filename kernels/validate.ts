@@ -105,3 +105,21 @@ export function checkClamp(options: { readonly min?: number; readonly max?: numb
   }
   return { min, max };
 }
+
+/** Anything with a matrix shape: a Dense, or a resident tensor of any backend. */
+export interface Shaped {
+  /** Number of rows. */
+  readonly rows: number;
+  /** Number of columns. */
+  readonly cols: number;
+}
+
+/** Throws a ShapeError naming `argument` unless `t` is `rows x cols`. */
+export function checkShape(argument: string, t: Shaped, rows: number, cols: number): void {
+  if (t.rows !== rows || t.cols !== cols) {
+    throw new ShapeError(
+      { argument, value: `${t.rows}x${t.cols}` },
+      `expected shape ${rows}x${cols}`,
+    );
+  }
+}
