@@ -5,7 +5,8 @@
  * @module
  */
 import { ShapeError } from "../kernels/errors.ts";
-import { checkClamp, checkLength, checkShape, toFloat32 } from "../kernels/validate.ts";
+import { gemmOperands } from "../kernels/js.ts";
+import { checkShape } from "../kernels/validate.ts";
 import type { Dispatch, GpuContext } from "./device.ts";
 import type { GpuTensor } from "./tensor.ts";
 
@@ -221,9 +222,7 @@ export function encodeGemm(
   const bBuf = b.bufferFor(ctx, "b");
   const out = options.out;
   const outBuf = out.bufferFor(ctx, "options.out");
-  if (a.cols !== b.rows) {
-    throw new ShapeError({ argument: "b.rows", value: b.rows }, `must equal a.cols = ${a.cols}`);
-  }
+  const { bias, min, max } = gemmOperands(a, b, options);
   const m = a.rows, k = a.cols, n = b.cols;
   checkShape("options.out", out, m, n);
   if (out === a || out === b) {
@@ -232,10 +231,6 @@ export function encodeGemm(
       "must not be an input tensor",
     );
   }
-  const bias = options.bias === undefined
-    ? undefined
-    : toFloat32("options.bias", checkLength("options.bias", options.bias, m));
-  const { min, max } = checkClamp(options);
   const tile = checkTile(ctx, options.tile ?? DEFAULT_GEMM_TILE);
   const tilesN = Math.ceil(n / tile.cols);
   const count = Math.ceil(m / tile.rows) * tilesN;

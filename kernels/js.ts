@@ -23,12 +23,32 @@ import {
   checkProduct,
   checkShape,
   checkSize,
+  type NumberArray,
+  type Shaped,
   toFloat32,
 } from "./validate.ts";
 
 /** @internal Resolves the destination of a result: the caller's `out`, checked, or a fresh Dense. */
 export function destination(out: Dense | undefined, rows: number, cols: number): Dense {
   return out === undefined ? dense(rows, cols) : checkOut(out, rows, cols);
+}
+
+/**
+ * @internal The checks every backend's gemm makes of its operands' shapes, bias and clamp:
+ * `b.rows === a.cols`, `a.rows` finite biases, a sane clamp.
+ */
+export function gemmOperands(
+  a: Shaped,
+  b: Shaped,
+  options: { readonly bias?: NumberArray; readonly min?: number; readonly max?: number },
+): { bias: Float32Array | undefined; min: number; max: number } {
+  if (a.cols !== b.rows) {
+    throw new ShapeError({ argument: "b.rows", value: b.rows }, `must equal a.cols = ${a.cols}`);
+  }
+  const bias = options.bias === undefined
+    ? undefined
+    : toFloat32("options.bias", checkLength("options.bias", options.bias, a.rows));
+  return { bias, ...checkClamp(options) };
 }
 
 /**
@@ -56,13 +76,7 @@ export function gemmArgs(
     checkDense("a", a);
     checkDense("b", b);
   }
-  if (a.cols !== b.rows) {
-    throw new ShapeError({ argument: "b.rows", value: b.rows }, `must equal a.cols = ${a.cols}`);
-  }
-  const bias = options.bias === undefined
-    ? undefined
-    : toFloat32("options.bias", checkLength("options.bias", options.bias, a.rows));
-  const { min, max } = checkClamp(options);
+  const { bias, min, max } = gemmOperands(a, b, options);
   const m = a.rows, n = b.cols;
   let y: Dense | Tensor;
   if (resident) {
