@@ -286,36 +286,56 @@ export class GpuContext {
       size: bytes,
       usage: GPUBufferUsage.QUERY_RESOLVE | GPUBufferUsage.COPY_SRC,
     });
-    const staging = this.device.createBuffer({
-      size: bytes,
-      usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST,
-    });
     try {
-      const encoder = this.device.createCommandEncoder();
-      groups.forEach((g, i) =>
-        this.encode(encoder, g, {
-          querySet,
-          beginningOfPassWriteIndex: 2 * i,
-          endOfPassWriteIndex: 2 * i + 1,
-        })
-      );
-      if (count > 0) {
-        encoder.resolveQuerySet(querySet, 0, count, resolve, 0);
-        encoder.copyBufferToBuffer(resolve, 0, staging, 0, bytes);
-      }
-      this.device.queue.submit([encoder.finish()]);
-      await this.guard(staging.mapAsync(GPUMapMode.READ));
-      this.check();
-      const t = new BigInt64Array(staging.getMappedRange(), 0, count);
-      const ms = groups.map((_, i) => Number(t[2 * i + 1] - t[2 * i]) / 1e6);
-      staging.unmap();
+      const ms = await this.readBack("timestamps", bytes, (encoder, staging) => {
+        groups.forEach((g, i) =>
+          this.encode(encoder, g, {
+            querySet,
+            beginningOfPassWriteIndex: 2 * i,
+            endOfPassWriteIndex: 2 * i + 1,
+          })
+        );
+        if (count > 0) {
+          encoder.resolveQuerySet(querySet, 0, count, resolve, 0);
+          encoder.copyBufferToBuffer(resolve, 0, staging, 0, bytes);
+        }
+      }, (mapped) => {
+        const t = new BigInt64Array(mapped, 0, count);
+        return groups.map((_, i) => Number(t[2 * i + 1] - t[2 * i]) / 1e6);
+      });
       return { ms, source: "timestamp" };
     } finally {
       if (!this.lost) {
         querySet.destroy();
         resolve.destroy();
-        staging.destroy();
       }
+    }
+  }
+
+  /**
+   * The one way bytes come back from the GPU: encodes `fill` (which ends by copying `bytes`
+   * into the staging buffer it is given), submits it, waits for the mapping (rejecting with a
+   * `GpuError` if the device is lost first or has reported an error), hands the mapped bytes
+   * to `use`, and frees the staging buffer.
+   */
+  async readBack<T>(
+    argument: string,
+    bytes: number,
+    fill: (encoder: GPUCommandEncoder, staging: GPUBuffer) => void,
+    use: (mapped: ArrayBuffer) => T,
+  ): Promise<T> {
+    const staging = this.buffer(argument, bytes, GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST);
+    try {
+      const encoder = this.device.createCommandEncoder();
+      fill(encoder, staging);
+      this.device.queue.submit([encoder.finish()]);
+      await this.guard(staging.mapAsync(GPUMapMode.READ));
+      this.check();
+      const result = use(staging.getMappedRange());
+      staging.unmap();
+      return result;
+    } finally {
+      if (!this.lost) staging.destroy();
     }
   }
 

@@ -70,14 +70,10 @@ export class GpuTensor implements Disposable {
       { rows: this.rows, cols: this.cols, data: new Float32Array(this.rows * this.cols) };
     const bytes = this.rows * this.stride * 4;
     if (bytes === 0) return result;
-    const staging = ctx.buffer("read", bytes, GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST);
-    try {
-      const encoder = ctx.device.createCommandEncoder();
+    await ctx.readBack("read", bytes, (encoder, staging) => {
       encoder.copyBufferToBuffer(src, 0, staging, 0, roundUp(bytes, 16));
-      ctx.device.queue.submit([encoder.finish()]);
-      await ctx.guard(staging.mapAsync(GPUMapMode.READ));
-      ctx.check();
-      const all = new Float32Array(staging.getMappedRange(), 0, this.rows * this.stride);
+    }, (mapped) => {
+      const all = new Float32Array(mapped, 0, this.rows * this.stride);
       if (this.stride === this.cols) result.data.set(all);
       else {
         for (let i = 0; i < this.rows; i++) {
@@ -87,10 +83,7 @@ export class GpuTensor implements Disposable {
           );
         }
       }
-      staging.unmap();
-    } finally {
-      if (!ctx.lost) staging.destroy();
-    }
+    });
     return out === undefined ? Object.freeze(result) : result;
   }
 
