@@ -121,8 +121,27 @@ export function depthwiseScratchBytes(
     const pw = <u64>(outWidth - 1) * stride + kernel;
     return saturate(ph * pw * 4);
   }
-  const rows = <u64>(outHeight - 1) * stride + kernel;
-  return saturate(<u64>TILE_BYTES + rows * rowFloats(kernel, stride, outWidth) * 4);
+  const rsBytes = <u64>rowFloats(kernel, stride, outWidth) * 4;
+  const rows = <u64>(stripRows(kernel, stride, outHeight, rsBytes) - 1) * stride + kernel;
+  return saturate(<u64>TILE_BYTES + rows * rsBytes);
+}
+
+// Scratch bytes a strip of the padded plane may take: with room for the rows being written and
+// the input streaming in, a strip stays in a 32 KiB L1 data cache between its copy and its use.
+// @ts-ignore: decorator
+@inline const STRIP_BYTES: u64 = 12288;
+
+/**
+ * Output rows per strip of the SIMD depthwise: the whole plane when its padded rows fit
+ * STRIP_BYTES, else the most rows whose input does, a multiple of 4 (every group kernel's row
+ * count divides it, so only a plane's last strip runs the remainder kernels), at least 4.
+ */
+// @ts-ignore: decorator
+@inline function stripRows(kernel: u32, stride: u32, outHeight: u32, rsBytes: u64): u32 {
+  const fit = STRIP_BYTES / rsBytes; // padded rows that fit
+  if (fit >= <u64>(outHeight - 1) * stride + kernel) return outHeight;
+  const rows = fit > <u64>kernel ? <u32>((fit - kernel) / stride + 1) : 0;
+  return max<u32>(rows & ~3, 4);
 }
 
 /**
@@ -190,18 +209,42 @@ export function depthwise(
   const tile = scratch;
   const plane = scratch + TILE_BYTES;
   const rs = <usize>rowFloats(k, s, outWidth) << 2;
-  memory.fill(plane, 0, <usize>ph * rs);
   const half = rs >> 1;
-  const dst = plane + <usize>padTop * rs;
+  const strip = stripRows(k, s, outHeight, <u64>rs);
+  memory.fill(plane, 0, <usize>((strip - 1) * s + k) * rs);
+  const outRow = <usize>outWidth << 2;
   let xp = x;
   let yp = y;
   for (let c: u32 = 0; c < channels; c++) {
     const wp = weights + ((<usize>c * k * k) << 2);
     const b: f32 = bias != 0 ? load<f32>(bias + (<usize>c << 2)) : 0;
     for (let n: u32 = 0; n < batch; n++) {
-      if (s == 1) copyRows1(xp, inRow, rowsIn, colsIn, dst + (<usize>padLeft << 2), rs);
-      else copyRows2(xp, inRow, rowsIn, colsIn, dst, padLeft, rs, half);
-      dwPlane(k, s, plane, rs, half, yp, outHeight, outWidth, wp, b, minv, maxv, clamp, tile);
+      if (strip == outHeight) {
+        // The whole padded plane: the rows outside the image stay as zeroed above.
+        const dst = plane + <usize>padTop * rs;
+        if (s == 1) copyRows1(xp, inRow, rowsIn, colsIn, dst + (<usize>padLeft << 2), rs);
+        else copyRows2(xp, inRow, rowsIn, colsIn, dst, padLeft, rs, half);
+        dwPlane(k, s, plane, rs, half, yp, outHeight, outWidth, wp, b, minv, maxv, clamp, tile);
+      } else {
+        // Strips of output rows, each from its own padded rows: scratch row r holds image row
+        // oy0 * s + r - padTop, zeros where that is outside the image (earlier strips wrote
+        // image rows there).
+        for (let oy0: u32 = 0; oy0 < outHeight; oy0 += strip) {
+          const so = min(strip, outHeight - oy0);
+          const rows = (so - 1) * s + k;
+          const top = <i32>(oy0 * s) - <i32>padTop; // image row of scratch row 0
+          const r0 = <u32>max<i32>(0, -top); // first scratch row inside the image
+          const r1 = <u32>max<i32>(<i32>r0, min<i32>(<i32>rows, <i32>height - top));
+          if (r0 > 0) memory.fill(plane, 0, <usize>r0 * rs);
+          if (r1 < rows) memory.fill(plane + <usize>r1 * rs, 0, <usize>(rows - r1) * rs);
+          const src = xp + <usize>(<i32>r0 + top) * inRow;
+          const dst = plane + <usize>r0 * rs;
+          if (s == 1) copyRows1(src, inRow, r1 - r0, colsIn, dst + (<usize>padLeft << 2), rs);
+          else copyRows2(src, inRow, r1 - r0, colsIn, dst, padLeft, rs, half);
+          const q = yp + <usize>oy0 * outRow;
+          dwPlane(k, s, plane, rs, half, q, so, outWidth, wp, b, minv, maxv, clamp, tile);
+        }
+      }
       xp += inPlane;
       yp += outPlane;
     }

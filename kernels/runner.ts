@@ -95,9 +95,20 @@ export interface Network extends Disposable {
  */
 function finiteImages(data: NumberArray): Float32Array {
   if (data instanceof Float32Array) {
-    let z = 0;
-    for (let i = 0; i < data.length; i++) z += data[i] * 0;
-    if (z === 0) return data;
+    // x * 0 is 0 for every finite x and NaN otherwise; four sums keep the adds independent
+    // (one sum made this check cost a few per cent of a MobileNet run).
+    let z0 = 0, z1 = 0, z2 = 0, z3 = 0;
+    const n = data.length;
+    const m = n - n % 4;
+    let i = 0;
+    for (; i < m; i += 4) {
+      z0 += data[i] * 0;
+      z1 += data[i + 1] * 0;
+      z2 += data[i + 2] * 0;
+      z3 += data[i + 3] * 0;
+    }
+    for (; i < n; i++) z0 += data[i] * 0;
+    if (z0 + z1 + z2 + z3 === 0) return data;
   }
   return toFloat32("input", data);
 }

@@ -247,6 +247,29 @@ for (const flavour of FLAVOURS) {
     fc.assert(fc.property(depthwiseArb, (c) => checkDepthwise(ex, c)), { numRuns: 400 });
   });
 
+  Deno.test(`depthwise kernel (${flavour}): planes cut into strips`, () => {
+    // The SIMD flavours run planes whose padded rows pass 12 KiB in strips of output rows
+    // (a multiple of 4): wide rows make strips of 4 to 12 rows, and the heights land on,
+    // before and after strip boundaries, with every padding at the top and bottom.
+    const stripArb = fc.constantFrom(3, 5).chain((kernel) => {
+      const pad = fc.integer({ min: 0, max: kernel - 1 });
+      return fc.record({
+        kernel: fc.constant(kernel),
+        stride: fc.constantFrom(1, 2),
+        height: fc.integer({ min: 1, max: 60 }),
+        width: fc.oneof(fc.integer({ min: 250, max: 420 }), fc.integer({ min: 700, max: 1100 })),
+        batch: fc.constantFrom(1, 2),
+        channels: fc.constantFrom(1, 2),
+        padding: fc.tuple(pad, pad, pad, pad),
+        clamp: fc.constantFrom<[number, number]>([-Infinity, Infinity], [0, 6]),
+        withBias: fc.boolean(),
+        shift: fc.integer({ min: 0, max: 3 }),
+        seed: fc.integer({ min: 0, max: 2 ** 31 - 1 }),
+      });
+    });
+    fc.assert(fc.property(stripArb, (c) => checkDepthwise(ex, c)), { numRuns: 60 });
+  });
+
   Deno.test(`depthwise kernel (${flavour}): MobileNet-sized planes`, () => {
     let seed = 1;
     for (const [size, stride] of [[112, 1], [112, 2], [56, 2], [28, 1], [14, 2], [7, 1]]) {
@@ -272,7 +295,11 @@ for (const flavour of FLAVOURS) {
     assert.equal(ex.depthwiseScratchBytes(3, 1, 5, 0), 0);
     assert.ok(ex.depthwiseScratchBytes(3, 2, 1, 1) > 0);
     // Sizes past 4 GiB come back as a request no allocator can meet.
-    assert.ok(ex.depthwiseScratchBytes(5, 2, 2 ** 20, 2 ** 20) >>> 0 > 2 ** 31);
+    assert.ok(ex.depthwiseScratchBytes(5, 2, 2 ** 20, 2 ** 29) >>> 0 > 2 ** 31);
+    // Tall planes of wide rows take a strip of them (SIMD flavours), not the whole padded plane.
+    const strip = ex.depthwiseScratchBytes(3, 1, 4096, 1020) >>> 0;
+    if (flavour === "scalar") assert.ok(strip > 4096 * 1020 * 4, `scalar ${strip} bytes`);
+    else assert.ok(strip > 0 && strip < 64 * 1024, `strip scratch ${strip} bytes`);
     assert.ok(ex.conv2dScratchBytes(64, 64, 64, 2 ** 15, 2 ** 10) >>> 0 > 2 ** 31);
   });
 
