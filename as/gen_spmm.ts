@@ -25,6 +25,12 @@ export const MAIN_VECTORS: Record<number, number> = { 1: 12, 2: 4, 4: 2 };
  * made V8 spill accumulators).
  */
 export const CHUNK: Record<number, number> = { 1: 1, 2: 2, 4: 1 };
+/**
+ * Columns per trip of the main loop, for block sizes whose chunk is one column: the 1-channel
+ * kernel runs two columns per trip (one loop-back branch and one interrupt check per two
+ * columns instead of one: about 6% faster on the MobileNet v1 layers at 90%).
+ */
+export const UNROLL: Record<number, number> = { 1: 2, 2: 1, 4: 1 };
 /** Scalar flavour: a 4-pixel main tile (B*4 f32 accumulators). */
 export const SCALAR_WIDTH = 4;
 
@@ -73,10 +79,57 @@ function simdKernel(b: number, v: number, lanes = 4): string {
       for (let c = 0; c < b; c++) L.push(`${ind}a${c}_${i} = madd(${xv}, ${ks[c]}, a${c}_${i});`);
     }
   };
+  // One stored column at byte offset `at` of the stream: B weights (each loaded splatted),
+  // then its increment.
+  const columnAt = (at: number, ind2: string, tag: string) => {
+    const ks: string[] = [];
+    for (let c = 0; c < b; c++) {
+      L.push(`${ind2}const k${tag}_${c} = v128.load32_splat(w, ${at + 4 * c});`);
+      ks.push(`k${tag}_${c}`);
+    }
+    L.push(`${ind2}const d${tag} = load<i32>(w, ${at + 4 * b});`);
+    column(ks, ind2, tag);
+    L.push(`${ind2}x += <usize>(<isize>d${tag} * <isize>xStride);`);
+  };
+  const epilogue = () => {
+    for (let c = 0; c < b; c++) {
+      for (let i = 0; i < v; i++) {
+        // pmax/pmin in this order propagate a NaN accumulator, as min/max would, in one
+        // instruction each (f32x4.min/max need a NaN-fixing sequence on x86).
+        const val = `f32x4.pmin(f32x4.pmax(a${c}_${i}, vmin), vmax)`;
+        const at = c === 0 ? "y" : `y + ${c} * yStride`;
+        if (lanes === 4) L.push(`    v128.store(${at}, ${val}, ${16 * i});`);
+        else if (lanes === 2) L.push(`    v128.store64_lane(${at}, ${val}, 0);`);
+        else L.push(`    v128.store32_lane(${at}, ${val}, 0);`);
+      }
+    }
+    L.push(`    y += ${b} * yStride;`);
+    L.push(`  }`);
+    L.push(`}`);
+  };
+  const ind = "        ";
+  if (u === 1 && UNROLL[b] > 1) {
+    // Whole trips of UNROLL columns, each column as the tail below (weights splatted, then its
+    // increment), then the n mod UNROLL columns left one at a time.
+    const r = UNROLL[b];
+    L.push(`    let end = w + (<usize>(n / ${r}) * ${r * tailBytes});`);
+    L.push(`    if (w < end) {`);
+    L.push(`      do {`);
+    for (let j = 0; j < r; j++) columnAt(j * tailBytes, ind, `${j}`);
+    L.push(`${ind}w += ${r * tailBytes};`);
+    L.push(`      } while (w < end);`);
+    L.push(`    }`);
+    L.push(`    end += <usize>(n % ${r}) * ${tailBytes};`);
+    L.push(`    while (w < end) {`);
+    columnAt(0, "      ", "t");
+    L.push(`      w += ${tailBytes};`);
+    L.push(`    }`);
+    epilogue();
+    return L.join("\n");
+  }
   L.push(`    let end = w + (<usize>(n / ${u}) * ${chunkBytes});`);
   L.push(`    if (w < end) {`);
   L.push(`      do {`);
-  const ind = "        ";
   // The chunk's weights come in as whole vectors, each weight splatted from its lane (a
   // lone weight is loaded splatted).
   const wvecs = Math.ceil((u * b) / 4);
@@ -108,14 +161,7 @@ function simdKernel(b: number, v: number, lanes = 4): string {
   L.push(`      } while (w < end);`);
   L.push(`    }`);
   const tail = (ind2: string) => {
-    const ks: string[] = [];
-    for (let c = 0; c < b; c++) {
-      L.push(`${ind2}const t${c} = v128.load32_splat(w, ${4 * c});`);
-      ks.push(`t${c}`);
-    }
-    L.push(`${ind2}const e = load<i32>(w, ${4 * b});`);
-    column(ks, ind2, "t");
-    L.push(`${ind2}x += <usize>(<isize>e * <isize>xStride);`);
+    columnAt(0, ind2, "t");
     L.push(`${ind2}w += ${tailBytes};`);
   };
   if (u === 1) {
@@ -130,20 +176,7 @@ function simdKernel(b: number, v: number, lanes = 4): string {
     tail("      ");
     L.push(`    }`);
   }
-  for (let c = 0; c < b; c++) {
-    for (let i = 0; i < v; i++) {
-      // pmax/pmin in this order propagate a NaN accumulator, as min/max would, in one
-      // instruction each (f32x4.min/max need a NaN-fixing sequence on x86).
-      const val = `f32x4.pmin(f32x4.pmax(a${c}_${i}, vmin), vmax)`;
-      const at = c === 0 ? "y" : `y + ${c} * yStride`;
-      if (lanes === 4) L.push(`    v128.store(${at}, ${val}, ${16 * i});`);
-      else if (lanes === 2) L.push(`    v128.store64_lane(${at}, ${val}, 0);`);
-      else L.push(`    v128.store32_lane(${at}, ${val}, 0);`);
-    }
-  }
-  L.push(`    y += ${b} * yStride;`);
-  L.push(`  }`);
-  L.push(`}`);
+  epilogue();
   return L.join("\n");
 }
 

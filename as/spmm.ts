@@ -37,11 +37,10 @@ export function spmmChunk(block: u32): u32 {
     let a0_10 = s0;
     let a0_11 = s0;
     w += 4;
-    let end = w + (<usize>(n / 1) * 8);
+    let end = w + (<usize>(n / 2) * 16);
     if (w < end) {
       do {
-        const m0 = v128.load32_splat(w, 0);
-        const k0_0 = m0;
+        const k0_0 = v128.load32_splat(w, 0);
         const d0 = load<i32>(w, 4);
         const x0_0 = v128.load(x, 0);
         a0_0 = madd(x0_0, k0_0, a0_0);
@@ -68,8 +67,66 @@ export function spmmChunk(block: u32): u32 {
         const x0_11 = v128.load(x, 176);
         a0_11 = madd(x0_11, k0_0, a0_11);
         x += <usize>(<isize>d0 * <isize>xStride);
-        w += 8;
+        const k1_0 = v128.load32_splat(w, 8);
+        const d1 = load<i32>(w, 12);
+        const x1_0 = v128.load(x, 0);
+        a0_0 = madd(x1_0, k1_0, a0_0);
+        const x1_1 = v128.load(x, 16);
+        a0_1 = madd(x1_1, k1_0, a0_1);
+        const x1_2 = v128.load(x, 32);
+        a0_2 = madd(x1_2, k1_0, a0_2);
+        const x1_3 = v128.load(x, 48);
+        a0_3 = madd(x1_3, k1_0, a0_3);
+        const x1_4 = v128.load(x, 64);
+        a0_4 = madd(x1_4, k1_0, a0_4);
+        const x1_5 = v128.load(x, 80);
+        a0_5 = madd(x1_5, k1_0, a0_5);
+        const x1_6 = v128.load(x, 96);
+        a0_6 = madd(x1_6, k1_0, a0_6);
+        const x1_7 = v128.load(x, 112);
+        a0_7 = madd(x1_7, k1_0, a0_7);
+        const x1_8 = v128.load(x, 128);
+        a0_8 = madd(x1_8, k1_0, a0_8);
+        const x1_9 = v128.load(x, 144);
+        a0_9 = madd(x1_9, k1_0, a0_9);
+        const x1_10 = v128.load(x, 160);
+        a0_10 = madd(x1_10, k1_0, a0_10);
+        const x1_11 = v128.load(x, 176);
+        a0_11 = madd(x1_11, k1_0, a0_11);
+        x += <usize>(<isize>d1 * <isize>xStride);
+        w += 16;
       } while (w < end);
+    }
+    end += <usize>(n % 2) * 8;
+    while (w < end) {
+      const kt_0 = v128.load32_splat(w, 0);
+      const dt = load<i32>(w, 4);
+      const xt_0 = v128.load(x, 0);
+      a0_0 = madd(xt_0, kt_0, a0_0);
+      const xt_1 = v128.load(x, 16);
+      a0_1 = madd(xt_1, kt_0, a0_1);
+      const xt_2 = v128.load(x, 32);
+      a0_2 = madd(xt_2, kt_0, a0_2);
+      const xt_3 = v128.load(x, 48);
+      a0_3 = madd(xt_3, kt_0, a0_3);
+      const xt_4 = v128.load(x, 64);
+      a0_4 = madd(xt_4, kt_0, a0_4);
+      const xt_5 = v128.load(x, 80);
+      a0_5 = madd(xt_5, kt_0, a0_5);
+      const xt_6 = v128.load(x, 96);
+      a0_6 = madd(xt_6, kt_0, a0_6);
+      const xt_7 = v128.load(x, 112);
+      a0_7 = madd(xt_7, kt_0, a0_7);
+      const xt_8 = v128.load(x, 128);
+      a0_8 = madd(xt_8, kt_0, a0_8);
+      const xt_9 = v128.load(x, 144);
+      a0_9 = madd(xt_9, kt_0, a0_9);
+      const xt_10 = v128.load(x, 160);
+      a0_10 = madd(xt_10, kt_0, a0_10);
+      const xt_11 = v128.load(x, 176);
+      a0_11 = madd(xt_11, kt_0, a0_11);
+      x += <usize>(<isize>dt * <isize>xStride);
+      w += 8;
     }
     v128.store(y, f32x4.pmin(f32x4.pmax(a0_0, vmin), vmax), 0);
     v128.store(y, f32x4.pmin(f32x4.pmax(a0_1, vmin), vmax), 16);
@@ -108,11 +165,10 @@ export function spmmChunk(block: u32): u32 {
     let a0_9 = s0;
     let a0_10 = s0;
     w += 4;
-    let end = w + (<usize>(n / 1) * 8);
+    let end = w + (<usize>(n / 2) * 16);
     if (w < end) {
       do {
-        const m0 = v128.load32_splat(w, 0);
-        const k0_0 = m0;
+        const k0_0 = v128.load32_splat(w, 0);
         const d0 = load<i32>(w, 4);
         const x0_0 = v128.load(x, 0);
         a0_0 = madd(x0_0, k0_0, a0_0);
@@ -137,8 +193,62 @@ export function spmmChunk(block: u32): u32 {
         const x0_10 = v128.load(x, 160);
         a0_10 = madd(x0_10, k0_0, a0_10);
         x += <usize>(<isize>d0 * <isize>xStride);
-        w += 8;
+        const k1_0 = v128.load32_splat(w, 8);
+        const d1 = load<i32>(w, 12);
+        const x1_0 = v128.load(x, 0);
+        a0_0 = madd(x1_0, k1_0, a0_0);
+        const x1_1 = v128.load(x, 16);
+        a0_1 = madd(x1_1, k1_0, a0_1);
+        const x1_2 = v128.load(x, 32);
+        a0_2 = madd(x1_2, k1_0, a0_2);
+        const x1_3 = v128.load(x, 48);
+        a0_3 = madd(x1_3, k1_0, a0_3);
+        const x1_4 = v128.load(x, 64);
+        a0_4 = madd(x1_4, k1_0, a0_4);
+        const x1_5 = v128.load(x, 80);
+        a0_5 = madd(x1_5, k1_0, a0_5);
+        const x1_6 = v128.load(x, 96);
+        a0_6 = madd(x1_6, k1_0, a0_6);
+        const x1_7 = v128.load(x, 112);
+        a0_7 = madd(x1_7, k1_0, a0_7);
+        const x1_8 = v128.load(x, 128);
+        a0_8 = madd(x1_8, k1_0, a0_8);
+        const x1_9 = v128.load(x, 144);
+        a0_9 = madd(x1_9, k1_0, a0_9);
+        const x1_10 = v128.load(x, 160);
+        a0_10 = madd(x1_10, k1_0, a0_10);
+        x += <usize>(<isize>d1 * <isize>xStride);
+        w += 16;
       } while (w < end);
+    }
+    end += <usize>(n % 2) * 8;
+    while (w < end) {
+      const kt_0 = v128.load32_splat(w, 0);
+      const dt = load<i32>(w, 4);
+      const xt_0 = v128.load(x, 0);
+      a0_0 = madd(xt_0, kt_0, a0_0);
+      const xt_1 = v128.load(x, 16);
+      a0_1 = madd(xt_1, kt_0, a0_1);
+      const xt_2 = v128.load(x, 32);
+      a0_2 = madd(xt_2, kt_0, a0_2);
+      const xt_3 = v128.load(x, 48);
+      a0_3 = madd(xt_3, kt_0, a0_3);
+      const xt_4 = v128.load(x, 64);
+      a0_4 = madd(xt_4, kt_0, a0_4);
+      const xt_5 = v128.load(x, 80);
+      a0_5 = madd(xt_5, kt_0, a0_5);
+      const xt_6 = v128.load(x, 96);
+      a0_6 = madd(xt_6, kt_0, a0_6);
+      const xt_7 = v128.load(x, 112);
+      a0_7 = madd(xt_7, kt_0, a0_7);
+      const xt_8 = v128.load(x, 128);
+      a0_8 = madd(xt_8, kt_0, a0_8);
+      const xt_9 = v128.load(x, 144);
+      a0_9 = madd(xt_9, kt_0, a0_9);
+      const xt_10 = v128.load(x, 160);
+      a0_10 = madd(xt_10, kt_0, a0_10);
+      x += <usize>(<isize>dt * <isize>xStride);
+      w += 8;
     }
     v128.store(y, f32x4.pmin(f32x4.pmax(a0_0, vmin), vmax), 0);
     v128.store(y, f32x4.pmin(f32x4.pmax(a0_1, vmin), vmax), 16);
@@ -175,11 +285,10 @@ export function spmmChunk(block: u32): u32 {
     let a0_8 = s0;
     let a0_9 = s0;
     w += 4;
-    let end = w + (<usize>(n / 1) * 8);
+    let end = w + (<usize>(n / 2) * 16);
     if (w < end) {
       do {
-        const m0 = v128.load32_splat(w, 0);
-        const k0_0 = m0;
+        const k0_0 = v128.load32_splat(w, 0);
         const d0 = load<i32>(w, 4);
         const x0_0 = v128.load(x, 0);
         a0_0 = madd(x0_0, k0_0, a0_0);
@@ -202,8 +311,58 @@ export function spmmChunk(block: u32): u32 {
         const x0_9 = v128.load(x, 144);
         a0_9 = madd(x0_9, k0_0, a0_9);
         x += <usize>(<isize>d0 * <isize>xStride);
-        w += 8;
+        const k1_0 = v128.load32_splat(w, 8);
+        const d1 = load<i32>(w, 12);
+        const x1_0 = v128.load(x, 0);
+        a0_0 = madd(x1_0, k1_0, a0_0);
+        const x1_1 = v128.load(x, 16);
+        a0_1 = madd(x1_1, k1_0, a0_1);
+        const x1_2 = v128.load(x, 32);
+        a0_2 = madd(x1_2, k1_0, a0_2);
+        const x1_3 = v128.load(x, 48);
+        a0_3 = madd(x1_3, k1_0, a0_3);
+        const x1_4 = v128.load(x, 64);
+        a0_4 = madd(x1_4, k1_0, a0_4);
+        const x1_5 = v128.load(x, 80);
+        a0_5 = madd(x1_5, k1_0, a0_5);
+        const x1_6 = v128.load(x, 96);
+        a0_6 = madd(x1_6, k1_0, a0_6);
+        const x1_7 = v128.load(x, 112);
+        a0_7 = madd(x1_7, k1_0, a0_7);
+        const x1_8 = v128.load(x, 128);
+        a0_8 = madd(x1_8, k1_0, a0_8);
+        const x1_9 = v128.load(x, 144);
+        a0_9 = madd(x1_9, k1_0, a0_9);
+        x += <usize>(<isize>d1 * <isize>xStride);
+        w += 16;
       } while (w < end);
+    }
+    end += <usize>(n % 2) * 8;
+    while (w < end) {
+      const kt_0 = v128.load32_splat(w, 0);
+      const dt = load<i32>(w, 4);
+      const xt_0 = v128.load(x, 0);
+      a0_0 = madd(xt_0, kt_0, a0_0);
+      const xt_1 = v128.load(x, 16);
+      a0_1 = madd(xt_1, kt_0, a0_1);
+      const xt_2 = v128.load(x, 32);
+      a0_2 = madd(xt_2, kt_0, a0_2);
+      const xt_3 = v128.load(x, 48);
+      a0_3 = madd(xt_3, kt_0, a0_3);
+      const xt_4 = v128.load(x, 64);
+      a0_4 = madd(xt_4, kt_0, a0_4);
+      const xt_5 = v128.load(x, 80);
+      a0_5 = madd(xt_5, kt_0, a0_5);
+      const xt_6 = v128.load(x, 96);
+      a0_6 = madd(xt_6, kt_0, a0_6);
+      const xt_7 = v128.load(x, 112);
+      a0_7 = madd(xt_7, kt_0, a0_7);
+      const xt_8 = v128.load(x, 128);
+      a0_8 = madd(xt_8, kt_0, a0_8);
+      const xt_9 = v128.load(x, 144);
+      a0_9 = madd(xt_9, kt_0, a0_9);
+      x += <usize>(<isize>dt * <isize>xStride);
+      w += 8;
     }
     v128.store(y, f32x4.pmin(f32x4.pmax(a0_0, vmin), vmax), 0);
     v128.store(y, f32x4.pmin(f32x4.pmax(a0_1, vmin), vmax), 16);
@@ -238,11 +397,10 @@ export function spmmChunk(block: u32): u32 {
     let a0_7 = s0;
     let a0_8 = s0;
     w += 4;
-    let end = w + (<usize>(n / 1) * 8);
+    let end = w + (<usize>(n / 2) * 16);
     if (w < end) {
       do {
-        const m0 = v128.load32_splat(w, 0);
-        const k0_0 = m0;
+        const k0_0 = v128.load32_splat(w, 0);
         const d0 = load<i32>(w, 4);
         const x0_0 = v128.load(x, 0);
         a0_0 = madd(x0_0, k0_0, a0_0);
@@ -263,8 +421,54 @@ export function spmmChunk(block: u32): u32 {
         const x0_8 = v128.load(x, 128);
         a0_8 = madd(x0_8, k0_0, a0_8);
         x += <usize>(<isize>d0 * <isize>xStride);
-        w += 8;
+        const k1_0 = v128.load32_splat(w, 8);
+        const d1 = load<i32>(w, 12);
+        const x1_0 = v128.load(x, 0);
+        a0_0 = madd(x1_0, k1_0, a0_0);
+        const x1_1 = v128.load(x, 16);
+        a0_1 = madd(x1_1, k1_0, a0_1);
+        const x1_2 = v128.load(x, 32);
+        a0_2 = madd(x1_2, k1_0, a0_2);
+        const x1_3 = v128.load(x, 48);
+        a0_3 = madd(x1_3, k1_0, a0_3);
+        const x1_4 = v128.load(x, 64);
+        a0_4 = madd(x1_4, k1_0, a0_4);
+        const x1_5 = v128.load(x, 80);
+        a0_5 = madd(x1_5, k1_0, a0_5);
+        const x1_6 = v128.load(x, 96);
+        a0_6 = madd(x1_6, k1_0, a0_6);
+        const x1_7 = v128.load(x, 112);
+        a0_7 = madd(x1_7, k1_0, a0_7);
+        const x1_8 = v128.load(x, 128);
+        a0_8 = madd(x1_8, k1_0, a0_8);
+        x += <usize>(<isize>d1 * <isize>xStride);
+        w += 16;
       } while (w < end);
+    }
+    end += <usize>(n % 2) * 8;
+    while (w < end) {
+      const kt_0 = v128.load32_splat(w, 0);
+      const dt = load<i32>(w, 4);
+      const xt_0 = v128.load(x, 0);
+      a0_0 = madd(xt_0, kt_0, a0_0);
+      const xt_1 = v128.load(x, 16);
+      a0_1 = madd(xt_1, kt_0, a0_1);
+      const xt_2 = v128.load(x, 32);
+      a0_2 = madd(xt_2, kt_0, a0_2);
+      const xt_3 = v128.load(x, 48);
+      a0_3 = madd(xt_3, kt_0, a0_3);
+      const xt_4 = v128.load(x, 64);
+      a0_4 = madd(xt_4, kt_0, a0_4);
+      const xt_5 = v128.load(x, 80);
+      a0_5 = madd(xt_5, kt_0, a0_5);
+      const xt_6 = v128.load(x, 96);
+      a0_6 = madd(xt_6, kt_0, a0_6);
+      const xt_7 = v128.load(x, 112);
+      a0_7 = madd(xt_7, kt_0, a0_7);
+      const xt_8 = v128.load(x, 128);
+      a0_8 = madd(xt_8, kt_0, a0_8);
+      x += <usize>(<isize>dt * <isize>xStride);
+      w += 8;
     }
     v128.store(y, f32x4.pmin(f32x4.pmax(a0_0, vmin), vmax), 0);
     v128.store(y, f32x4.pmin(f32x4.pmax(a0_1, vmin), vmax), 16);
@@ -297,11 +501,10 @@ export function spmmChunk(block: u32): u32 {
     let a0_6 = s0;
     let a0_7 = s0;
     w += 4;
-    let end = w + (<usize>(n / 1) * 8);
+    let end = w + (<usize>(n / 2) * 16);
     if (w < end) {
       do {
-        const m0 = v128.load32_splat(w, 0);
-        const k0_0 = m0;
+        const k0_0 = v128.load32_splat(w, 0);
         const d0 = load<i32>(w, 4);
         const x0_0 = v128.load(x, 0);
         a0_0 = madd(x0_0, k0_0, a0_0);
@@ -320,8 +523,50 @@ export function spmmChunk(block: u32): u32 {
         const x0_7 = v128.load(x, 112);
         a0_7 = madd(x0_7, k0_0, a0_7);
         x += <usize>(<isize>d0 * <isize>xStride);
-        w += 8;
+        const k1_0 = v128.load32_splat(w, 8);
+        const d1 = load<i32>(w, 12);
+        const x1_0 = v128.load(x, 0);
+        a0_0 = madd(x1_0, k1_0, a0_0);
+        const x1_1 = v128.load(x, 16);
+        a0_1 = madd(x1_1, k1_0, a0_1);
+        const x1_2 = v128.load(x, 32);
+        a0_2 = madd(x1_2, k1_0, a0_2);
+        const x1_3 = v128.load(x, 48);
+        a0_3 = madd(x1_3, k1_0, a0_3);
+        const x1_4 = v128.load(x, 64);
+        a0_4 = madd(x1_4, k1_0, a0_4);
+        const x1_5 = v128.load(x, 80);
+        a0_5 = madd(x1_5, k1_0, a0_5);
+        const x1_6 = v128.load(x, 96);
+        a0_6 = madd(x1_6, k1_0, a0_6);
+        const x1_7 = v128.load(x, 112);
+        a0_7 = madd(x1_7, k1_0, a0_7);
+        x += <usize>(<isize>d1 * <isize>xStride);
+        w += 16;
       } while (w < end);
+    }
+    end += <usize>(n % 2) * 8;
+    while (w < end) {
+      const kt_0 = v128.load32_splat(w, 0);
+      const dt = load<i32>(w, 4);
+      const xt_0 = v128.load(x, 0);
+      a0_0 = madd(xt_0, kt_0, a0_0);
+      const xt_1 = v128.load(x, 16);
+      a0_1 = madd(xt_1, kt_0, a0_1);
+      const xt_2 = v128.load(x, 32);
+      a0_2 = madd(xt_2, kt_0, a0_2);
+      const xt_3 = v128.load(x, 48);
+      a0_3 = madd(xt_3, kt_0, a0_3);
+      const xt_4 = v128.load(x, 64);
+      a0_4 = madd(xt_4, kt_0, a0_4);
+      const xt_5 = v128.load(x, 80);
+      a0_5 = madd(xt_5, kt_0, a0_5);
+      const xt_6 = v128.load(x, 96);
+      a0_6 = madd(xt_6, kt_0, a0_6);
+      const xt_7 = v128.load(x, 112);
+      a0_7 = madd(xt_7, kt_0, a0_7);
+      x += <usize>(<isize>dt * <isize>xStride);
+      w += 8;
     }
     v128.store(y, f32x4.pmin(f32x4.pmax(a0_0, vmin), vmax), 0);
     v128.store(y, f32x4.pmin(f32x4.pmax(a0_1, vmin), vmax), 16);
@@ -352,11 +597,10 @@ export function spmmChunk(block: u32): u32 {
     let a0_5 = s0;
     let a0_6 = s0;
     w += 4;
-    let end = w + (<usize>(n / 1) * 8);
+    let end = w + (<usize>(n / 2) * 16);
     if (w < end) {
       do {
-        const m0 = v128.load32_splat(w, 0);
-        const k0_0 = m0;
+        const k0_0 = v128.load32_splat(w, 0);
         const d0 = load<i32>(w, 4);
         const x0_0 = v128.load(x, 0);
         a0_0 = madd(x0_0, k0_0, a0_0);
@@ -373,8 +617,46 @@ export function spmmChunk(block: u32): u32 {
         const x0_6 = v128.load(x, 96);
         a0_6 = madd(x0_6, k0_0, a0_6);
         x += <usize>(<isize>d0 * <isize>xStride);
-        w += 8;
+        const k1_0 = v128.load32_splat(w, 8);
+        const d1 = load<i32>(w, 12);
+        const x1_0 = v128.load(x, 0);
+        a0_0 = madd(x1_0, k1_0, a0_0);
+        const x1_1 = v128.load(x, 16);
+        a0_1 = madd(x1_1, k1_0, a0_1);
+        const x1_2 = v128.load(x, 32);
+        a0_2 = madd(x1_2, k1_0, a0_2);
+        const x1_3 = v128.load(x, 48);
+        a0_3 = madd(x1_3, k1_0, a0_3);
+        const x1_4 = v128.load(x, 64);
+        a0_4 = madd(x1_4, k1_0, a0_4);
+        const x1_5 = v128.load(x, 80);
+        a0_5 = madd(x1_5, k1_0, a0_5);
+        const x1_6 = v128.load(x, 96);
+        a0_6 = madd(x1_6, k1_0, a0_6);
+        x += <usize>(<isize>d1 * <isize>xStride);
+        w += 16;
       } while (w < end);
+    }
+    end += <usize>(n % 2) * 8;
+    while (w < end) {
+      const kt_0 = v128.load32_splat(w, 0);
+      const dt = load<i32>(w, 4);
+      const xt_0 = v128.load(x, 0);
+      a0_0 = madd(xt_0, kt_0, a0_0);
+      const xt_1 = v128.load(x, 16);
+      a0_1 = madd(xt_1, kt_0, a0_1);
+      const xt_2 = v128.load(x, 32);
+      a0_2 = madd(xt_2, kt_0, a0_2);
+      const xt_3 = v128.load(x, 48);
+      a0_3 = madd(xt_3, kt_0, a0_3);
+      const xt_4 = v128.load(x, 64);
+      a0_4 = madd(xt_4, kt_0, a0_4);
+      const xt_5 = v128.load(x, 80);
+      a0_5 = madd(xt_5, kt_0, a0_5);
+      const xt_6 = v128.load(x, 96);
+      a0_6 = madd(xt_6, kt_0, a0_6);
+      x += <usize>(<isize>dt * <isize>xStride);
+      w += 8;
     }
     v128.store(y, f32x4.pmin(f32x4.pmax(a0_0, vmin), vmax), 0);
     v128.store(y, f32x4.pmin(f32x4.pmax(a0_1, vmin), vmax), 16);
@@ -403,11 +685,10 @@ export function spmmChunk(block: u32): u32 {
     let a0_4 = s0;
     let a0_5 = s0;
     w += 4;
-    let end = w + (<usize>(n / 1) * 8);
+    let end = w + (<usize>(n / 2) * 16);
     if (w < end) {
       do {
-        const m0 = v128.load32_splat(w, 0);
-        const k0_0 = m0;
+        const k0_0 = v128.load32_splat(w, 0);
         const d0 = load<i32>(w, 4);
         const x0_0 = v128.load(x, 0);
         a0_0 = madd(x0_0, k0_0, a0_0);
@@ -422,8 +703,42 @@ export function spmmChunk(block: u32): u32 {
         const x0_5 = v128.load(x, 80);
         a0_5 = madd(x0_5, k0_0, a0_5);
         x += <usize>(<isize>d0 * <isize>xStride);
-        w += 8;
+        const k1_0 = v128.load32_splat(w, 8);
+        const d1 = load<i32>(w, 12);
+        const x1_0 = v128.load(x, 0);
+        a0_0 = madd(x1_0, k1_0, a0_0);
+        const x1_1 = v128.load(x, 16);
+        a0_1 = madd(x1_1, k1_0, a0_1);
+        const x1_2 = v128.load(x, 32);
+        a0_2 = madd(x1_2, k1_0, a0_2);
+        const x1_3 = v128.load(x, 48);
+        a0_3 = madd(x1_3, k1_0, a0_3);
+        const x1_4 = v128.load(x, 64);
+        a0_4 = madd(x1_4, k1_0, a0_4);
+        const x1_5 = v128.load(x, 80);
+        a0_5 = madd(x1_5, k1_0, a0_5);
+        x += <usize>(<isize>d1 * <isize>xStride);
+        w += 16;
       } while (w < end);
+    }
+    end += <usize>(n % 2) * 8;
+    while (w < end) {
+      const kt_0 = v128.load32_splat(w, 0);
+      const dt = load<i32>(w, 4);
+      const xt_0 = v128.load(x, 0);
+      a0_0 = madd(xt_0, kt_0, a0_0);
+      const xt_1 = v128.load(x, 16);
+      a0_1 = madd(xt_1, kt_0, a0_1);
+      const xt_2 = v128.load(x, 32);
+      a0_2 = madd(xt_2, kt_0, a0_2);
+      const xt_3 = v128.load(x, 48);
+      a0_3 = madd(xt_3, kt_0, a0_3);
+      const xt_4 = v128.load(x, 64);
+      a0_4 = madd(xt_4, kt_0, a0_4);
+      const xt_5 = v128.load(x, 80);
+      a0_5 = madd(xt_5, kt_0, a0_5);
+      x += <usize>(<isize>dt * <isize>xStride);
+      w += 8;
     }
     v128.store(y, f32x4.pmin(f32x4.pmax(a0_0, vmin), vmax), 0);
     v128.store(y, f32x4.pmin(f32x4.pmax(a0_1, vmin), vmax), 16);
@@ -450,11 +765,10 @@ export function spmmChunk(block: u32): u32 {
     let a0_3 = s0;
     let a0_4 = s0;
     w += 4;
-    let end = w + (<usize>(n / 1) * 8);
+    let end = w + (<usize>(n / 2) * 16);
     if (w < end) {
       do {
-        const m0 = v128.load32_splat(w, 0);
-        const k0_0 = m0;
+        const k0_0 = v128.load32_splat(w, 0);
         const d0 = load<i32>(w, 4);
         const x0_0 = v128.load(x, 0);
         a0_0 = madd(x0_0, k0_0, a0_0);
@@ -467,8 +781,38 @@ export function spmmChunk(block: u32): u32 {
         const x0_4 = v128.load(x, 64);
         a0_4 = madd(x0_4, k0_0, a0_4);
         x += <usize>(<isize>d0 * <isize>xStride);
-        w += 8;
+        const k1_0 = v128.load32_splat(w, 8);
+        const d1 = load<i32>(w, 12);
+        const x1_0 = v128.load(x, 0);
+        a0_0 = madd(x1_0, k1_0, a0_0);
+        const x1_1 = v128.load(x, 16);
+        a0_1 = madd(x1_1, k1_0, a0_1);
+        const x1_2 = v128.load(x, 32);
+        a0_2 = madd(x1_2, k1_0, a0_2);
+        const x1_3 = v128.load(x, 48);
+        a0_3 = madd(x1_3, k1_0, a0_3);
+        const x1_4 = v128.load(x, 64);
+        a0_4 = madd(x1_4, k1_0, a0_4);
+        x += <usize>(<isize>d1 * <isize>xStride);
+        w += 16;
       } while (w < end);
+    }
+    end += <usize>(n % 2) * 8;
+    while (w < end) {
+      const kt_0 = v128.load32_splat(w, 0);
+      const dt = load<i32>(w, 4);
+      const xt_0 = v128.load(x, 0);
+      a0_0 = madd(xt_0, kt_0, a0_0);
+      const xt_1 = v128.load(x, 16);
+      a0_1 = madd(xt_1, kt_0, a0_1);
+      const xt_2 = v128.load(x, 32);
+      a0_2 = madd(xt_2, kt_0, a0_2);
+      const xt_3 = v128.load(x, 48);
+      a0_3 = madd(xt_3, kt_0, a0_3);
+      const xt_4 = v128.load(x, 64);
+      a0_4 = madd(xt_4, kt_0, a0_4);
+      x += <usize>(<isize>dt * <isize>xStride);
+      w += 8;
     }
     v128.store(y, f32x4.pmin(f32x4.pmax(a0_0, vmin), vmax), 0);
     v128.store(y, f32x4.pmin(f32x4.pmax(a0_1, vmin), vmax), 16);
@@ -493,11 +837,10 @@ export function spmmChunk(block: u32): u32 {
     let a0_2 = s0;
     let a0_3 = s0;
     w += 4;
-    let end = w + (<usize>(n / 1) * 8);
+    let end = w + (<usize>(n / 2) * 16);
     if (w < end) {
       do {
-        const m0 = v128.load32_splat(w, 0);
-        const k0_0 = m0;
+        const k0_0 = v128.load32_splat(w, 0);
         const d0 = load<i32>(w, 4);
         const x0_0 = v128.load(x, 0);
         a0_0 = madd(x0_0, k0_0, a0_0);
@@ -508,8 +851,34 @@ export function spmmChunk(block: u32): u32 {
         const x0_3 = v128.load(x, 48);
         a0_3 = madd(x0_3, k0_0, a0_3);
         x += <usize>(<isize>d0 * <isize>xStride);
-        w += 8;
+        const k1_0 = v128.load32_splat(w, 8);
+        const d1 = load<i32>(w, 12);
+        const x1_0 = v128.load(x, 0);
+        a0_0 = madd(x1_0, k1_0, a0_0);
+        const x1_1 = v128.load(x, 16);
+        a0_1 = madd(x1_1, k1_0, a0_1);
+        const x1_2 = v128.load(x, 32);
+        a0_2 = madd(x1_2, k1_0, a0_2);
+        const x1_3 = v128.load(x, 48);
+        a0_3 = madd(x1_3, k1_0, a0_3);
+        x += <usize>(<isize>d1 * <isize>xStride);
+        w += 16;
       } while (w < end);
+    }
+    end += <usize>(n % 2) * 8;
+    while (w < end) {
+      const kt_0 = v128.load32_splat(w, 0);
+      const dt = load<i32>(w, 4);
+      const xt_0 = v128.load(x, 0);
+      a0_0 = madd(xt_0, kt_0, a0_0);
+      const xt_1 = v128.load(x, 16);
+      a0_1 = madd(xt_1, kt_0, a0_1);
+      const xt_2 = v128.load(x, 32);
+      a0_2 = madd(xt_2, kt_0, a0_2);
+      const xt_3 = v128.load(x, 48);
+      a0_3 = madd(xt_3, kt_0, a0_3);
+      x += <usize>(<isize>dt * <isize>xStride);
+      w += 8;
     }
     v128.store(y, f32x4.pmin(f32x4.pmax(a0_0, vmin), vmax), 0);
     v128.store(y, f32x4.pmin(f32x4.pmax(a0_1, vmin), vmax), 16);
@@ -532,11 +901,10 @@ export function spmmChunk(block: u32): u32 {
     let a0_1 = s0;
     let a0_2 = s0;
     w += 4;
-    let end = w + (<usize>(n / 1) * 8);
+    let end = w + (<usize>(n / 2) * 16);
     if (w < end) {
       do {
-        const m0 = v128.load32_splat(w, 0);
-        const k0_0 = m0;
+        const k0_0 = v128.load32_splat(w, 0);
         const d0 = load<i32>(w, 4);
         const x0_0 = v128.load(x, 0);
         a0_0 = madd(x0_0, k0_0, a0_0);
@@ -545,8 +913,30 @@ export function spmmChunk(block: u32): u32 {
         const x0_2 = v128.load(x, 32);
         a0_2 = madd(x0_2, k0_0, a0_2);
         x += <usize>(<isize>d0 * <isize>xStride);
-        w += 8;
+        const k1_0 = v128.load32_splat(w, 8);
+        const d1 = load<i32>(w, 12);
+        const x1_0 = v128.load(x, 0);
+        a0_0 = madd(x1_0, k1_0, a0_0);
+        const x1_1 = v128.load(x, 16);
+        a0_1 = madd(x1_1, k1_0, a0_1);
+        const x1_2 = v128.load(x, 32);
+        a0_2 = madd(x1_2, k1_0, a0_2);
+        x += <usize>(<isize>d1 * <isize>xStride);
+        w += 16;
       } while (w < end);
+    }
+    end += <usize>(n % 2) * 8;
+    while (w < end) {
+      const kt_0 = v128.load32_splat(w, 0);
+      const dt = load<i32>(w, 4);
+      const xt_0 = v128.load(x, 0);
+      a0_0 = madd(xt_0, kt_0, a0_0);
+      const xt_1 = v128.load(x, 16);
+      a0_1 = madd(xt_1, kt_0, a0_1);
+      const xt_2 = v128.load(x, 32);
+      a0_2 = madd(xt_2, kt_0, a0_2);
+      x += <usize>(<isize>dt * <isize>xStride);
+      w += 8;
     }
     v128.store(y, f32x4.pmin(f32x4.pmax(a0_0, vmin), vmax), 0);
     v128.store(y, f32x4.pmin(f32x4.pmax(a0_1, vmin), vmax), 16);
@@ -567,19 +957,36 @@ export function spmmChunk(block: u32): u32 {
     let a0_0 = s0;
     let a0_1 = s0;
     w += 4;
-    let end = w + (<usize>(n / 1) * 8);
+    let end = w + (<usize>(n / 2) * 16);
     if (w < end) {
       do {
-        const m0 = v128.load32_splat(w, 0);
-        const k0_0 = m0;
+        const k0_0 = v128.load32_splat(w, 0);
         const d0 = load<i32>(w, 4);
         const x0_0 = v128.load(x, 0);
         a0_0 = madd(x0_0, k0_0, a0_0);
         const x0_1 = v128.load(x, 16);
         a0_1 = madd(x0_1, k0_0, a0_1);
         x += <usize>(<isize>d0 * <isize>xStride);
-        w += 8;
+        const k1_0 = v128.load32_splat(w, 8);
+        const d1 = load<i32>(w, 12);
+        const x1_0 = v128.load(x, 0);
+        a0_0 = madd(x1_0, k1_0, a0_0);
+        const x1_1 = v128.load(x, 16);
+        a0_1 = madd(x1_1, k1_0, a0_1);
+        x += <usize>(<isize>d1 * <isize>xStride);
+        w += 16;
       } while (w < end);
+    }
+    end += <usize>(n % 2) * 8;
+    while (w < end) {
+      const kt_0 = v128.load32_splat(w, 0);
+      const dt = load<i32>(w, 4);
+      const xt_0 = v128.load(x, 0);
+      a0_0 = madd(xt_0, kt_0, a0_0);
+      const xt_1 = v128.load(x, 16);
+      a0_1 = madd(xt_1, kt_0, a0_1);
+      x += <usize>(<isize>dt * <isize>xStride);
+      w += 8;
     }
     v128.store(y, f32x4.pmin(f32x4.pmax(a0_0, vmin), vmax), 0);
     v128.store(y, f32x4.pmin(f32x4.pmax(a0_1, vmin), vmax), 16);
@@ -598,17 +1005,30 @@ export function spmmChunk(block: u32): u32 {
     const s0 = v128.load32_splat(w, 0);
     let a0_0 = s0;
     w += 4;
-    let end = w + (<usize>(n / 1) * 8);
+    let end = w + (<usize>(n / 2) * 16);
     if (w < end) {
       do {
-        const m0 = v128.load32_splat(w, 0);
-        const k0_0 = m0;
+        const k0_0 = v128.load32_splat(w, 0);
         const d0 = load<i32>(w, 4);
         const x0_0 = v128.load(x, 0);
         a0_0 = madd(x0_0, k0_0, a0_0);
         x += <usize>(<isize>d0 * <isize>xStride);
-        w += 8;
+        const k1_0 = v128.load32_splat(w, 8);
+        const d1 = load<i32>(w, 12);
+        const x1_0 = v128.load(x, 0);
+        a0_0 = madd(x1_0, k1_0, a0_0);
+        x += <usize>(<isize>d1 * <isize>xStride);
+        w += 16;
       } while (w < end);
+    }
+    end += <usize>(n % 2) * 8;
+    while (w < end) {
+      const kt_0 = v128.load32_splat(w, 0);
+      const dt = load<i32>(w, 4);
+      const xt_0 = v128.load(x, 0);
+      a0_0 = madd(xt_0, kt_0, a0_0);
+      x += <usize>(<isize>dt * <isize>xStride);
+      w += 8;
     }
     v128.store(y, f32x4.pmin(f32x4.pmax(a0_0, vmin), vmax), 0);
     y += 1 * yStride;
@@ -626,17 +1046,30 @@ export function spmmChunk(block: u32): u32 {
     const s0 = v128.load32_splat(w, 0);
     let a0_0 = s0;
     w += 4;
-    let end = w + (<usize>(n / 1) * 8);
+    let end = w + (<usize>(n / 2) * 16);
     if (w < end) {
       do {
-        const m0 = v128.load32_splat(w, 0);
-        const k0_0 = m0;
+        const k0_0 = v128.load32_splat(w, 0);
         const d0 = load<i32>(w, 4);
         const x0_0 = v128.load64_zero(x);
         a0_0 = madd(x0_0, k0_0, a0_0);
         x += <usize>(<isize>d0 * <isize>xStride);
-        w += 8;
+        const k1_0 = v128.load32_splat(w, 8);
+        const d1 = load<i32>(w, 12);
+        const x1_0 = v128.load64_zero(x);
+        a0_0 = madd(x1_0, k1_0, a0_0);
+        x += <usize>(<isize>d1 * <isize>xStride);
+        w += 16;
       } while (w < end);
+    }
+    end += <usize>(n % 2) * 8;
+    while (w < end) {
+      const kt_0 = v128.load32_splat(w, 0);
+      const dt = load<i32>(w, 4);
+      const xt_0 = v128.load64_zero(x);
+      a0_0 = madd(xt_0, kt_0, a0_0);
+      x += <usize>(<isize>dt * <isize>xStride);
+      w += 8;
     }
     v128.store64_lane(y, f32x4.pmin(f32x4.pmax(a0_0, vmin), vmax), 0);
     y += 1 * yStride;
@@ -654,17 +1087,30 @@ export function spmmChunk(block: u32): u32 {
     const s0 = v128.load32_splat(w, 0);
     let a0_0 = s0;
     w += 4;
-    let end = w + (<usize>(n / 1) * 8);
+    let end = w + (<usize>(n / 2) * 16);
     if (w < end) {
       do {
-        const m0 = v128.load32_splat(w, 0);
-        const k0_0 = m0;
+        const k0_0 = v128.load32_splat(w, 0);
         const d0 = load<i32>(w, 4);
         const x0_0 = v128.load32_zero(x);
         a0_0 = madd(x0_0, k0_0, a0_0);
         x += <usize>(<isize>d0 * <isize>xStride);
-        w += 8;
+        const k1_0 = v128.load32_splat(w, 8);
+        const d1 = load<i32>(w, 12);
+        const x1_0 = v128.load32_zero(x);
+        a0_0 = madd(x1_0, k1_0, a0_0);
+        x += <usize>(<isize>d1 * <isize>xStride);
+        w += 16;
       } while (w < end);
+    }
+    end += <usize>(n % 2) * 8;
+    while (w < end) {
+      const kt_0 = v128.load32_splat(w, 0);
+      const dt = load<i32>(w, 4);
+      const xt_0 = v128.load32_zero(x);
+      a0_0 = madd(xt_0, kt_0, a0_0);
+      x += <usize>(<isize>dt * <isize>xStride);
+      w += 8;
     }
     v128.store32_lane(y, f32x4.pmin(f32x4.pmax(a0_0, vmin), vmax), 0);
     y += 1 * yStride;
@@ -911,22 +1357,22 @@ export function spmm1(
       } while (w < end);
     }
     if (n & 1) {
-      const t0 = v128.load32_splat(w, 0);
-      const t1 = v128.load32_splat(w, 4);
-      const e = load<i32>(w, 8);
+      const kt_0 = v128.load32_splat(w, 0);
+      const kt_1 = v128.load32_splat(w, 4);
+      const dt = load<i32>(w, 8);
       const xt_0 = v128.load(x, 0);
-      a0_0 = madd(xt_0, t0, a0_0);
-      a1_0 = madd(xt_0, t1, a1_0);
+      a0_0 = madd(xt_0, kt_0, a0_0);
+      a1_0 = madd(xt_0, kt_1, a1_0);
       const xt_1 = v128.load(x, 16);
-      a0_1 = madd(xt_1, t0, a0_1);
-      a1_1 = madd(xt_1, t1, a1_1);
+      a0_1 = madd(xt_1, kt_0, a0_1);
+      a1_1 = madd(xt_1, kt_1, a1_1);
       const xt_2 = v128.load(x, 32);
-      a0_2 = madd(xt_2, t0, a0_2);
-      a1_2 = madd(xt_2, t1, a1_2);
+      a0_2 = madd(xt_2, kt_0, a0_2);
+      a1_2 = madd(xt_2, kt_1, a1_2);
       const xt_3 = v128.load(x, 48);
-      a0_3 = madd(xt_3, t0, a0_3);
-      a1_3 = madd(xt_3, t1, a1_3);
-      x += <usize>(<isize>e * <isize>xStride);
+      a0_3 = madd(xt_3, kt_0, a0_3);
+      a1_3 = madd(xt_3, kt_1, a1_3);
+      x += <usize>(<isize>dt * <isize>xStride);
       w += 12;
     }
     v128.store(y, f32x4.pmin(f32x4.pmax(a0_0, vmin), vmax), 0);
@@ -992,19 +1438,19 @@ export function spmm1(
       } while (w < end);
     }
     if (n & 1) {
-      const t0 = v128.load32_splat(w, 0);
-      const t1 = v128.load32_splat(w, 4);
-      const e = load<i32>(w, 8);
+      const kt_0 = v128.load32_splat(w, 0);
+      const kt_1 = v128.load32_splat(w, 4);
+      const dt = load<i32>(w, 8);
       const xt_0 = v128.load(x, 0);
-      a0_0 = madd(xt_0, t0, a0_0);
-      a1_0 = madd(xt_0, t1, a1_0);
+      a0_0 = madd(xt_0, kt_0, a0_0);
+      a1_0 = madd(xt_0, kt_1, a1_0);
       const xt_1 = v128.load(x, 16);
-      a0_1 = madd(xt_1, t0, a0_1);
-      a1_1 = madd(xt_1, t1, a1_1);
+      a0_1 = madd(xt_1, kt_0, a0_1);
+      a1_1 = madd(xt_1, kt_1, a1_1);
       const xt_2 = v128.load(x, 32);
-      a0_2 = madd(xt_2, t0, a0_2);
-      a1_2 = madd(xt_2, t1, a1_2);
-      x += <usize>(<isize>e * <isize>xStride);
+      a0_2 = madd(xt_2, kt_0, a0_2);
+      a1_2 = madd(xt_2, kt_1, a1_2);
+      x += <usize>(<isize>dt * <isize>xStride);
       w += 12;
     }
     v128.store(y, f32x4.pmin(f32x4.pmax(a0_0, vmin), vmax), 0);
@@ -1060,16 +1506,16 @@ export function spmm1(
       } while (w < end);
     }
     if (n & 1) {
-      const t0 = v128.load32_splat(w, 0);
-      const t1 = v128.load32_splat(w, 4);
-      const e = load<i32>(w, 8);
+      const kt_0 = v128.load32_splat(w, 0);
+      const kt_1 = v128.load32_splat(w, 4);
+      const dt = load<i32>(w, 8);
       const xt_0 = v128.load(x, 0);
-      a0_0 = madd(xt_0, t0, a0_0);
-      a1_0 = madd(xt_0, t1, a1_0);
+      a0_0 = madd(xt_0, kt_0, a0_0);
+      a1_0 = madd(xt_0, kt_1, a1_0);
       const xt_1 = v128.load(x, 16);
-      a0_1 = madd(xt_1, t0, a0_1);
-      a1_1 = madd(xt_1, t1, a1_1);
-      x += <usize>(<isize>e * <isize>xStride);
+      a0_1 = madd(xt_1, kt_0, a0_1);
+      a1_1 = madd(xt_1, kt_1, a1_1);
+      x += <usize>(<isize>dt * <isize>xStride);
       w += 12;
     }
     v128.store(y, f32x4.pmin(f32x4.pmax(a0_0, vmin), vmax), 0);
@@ -1115,13 +1561,13 @@ export function spmm1(
       } while (w < end);
     }
     if (n & 1) {
-      const t0 = v128.load32_splat(w, 0);
-      const t1 = v128.load32_splat(w, 4);
-      const e = load<i32>(w, 8);
+      const kt_0 = v128.load32_splat(w, 0);
+      const kt_1 = v128.load32_splat(w, 4);
+      const dt = load<i32>(w, 8);
       const xt_0 = v128.load(x, 0);
-      a0_0 = madd(xt_0, t0, a0_0);
-      a1_0 = madd(xt_0, t1, a1_0);
-      x += <usize>(<isize>e * <isize>xStride);
+      a0_0 = madd(xt_0, kt_0, a0_0);
+      a1_0 = madd(xt_0, kt_1, a1_0);
+      x += <usize>(<isize>dt * <isize>xStride);
       w += 12;
     }
     v128.store(y, f32x4.pmin(f32x4.pmax(a0_0, vmin), vmax), 0);
@@ -1165,13 +1611,13 @@ export function spmm1(
       } while (w < end);
     }
     if (n & 1) {
-      const t0 = v128.load32_splat(w, 0);
-      const t1 = v128.load32_splat(w, 4);
-      const e = load<i32>(w, 8);
+      const kt_0 = v128.load32_splat(w, 0);
+      const kt_1 = v128.load32_splat(w, 4);
+      const dt = load<i32>(w, 8);
       const xt_0 = v128.load64_zero(x);
-      a0_0 = madd(xt_0, t0, a0_0);
-      a1_0 = madd(xt_0, t1, a1_0);
-      x += <usize>(<isize>e * <isize>xStride);
+      a0_0 = madd(xt_0, kt_0, a0_0);
+      a1_0 = madd(xt_0, kt_1, a1_0);
+      x += <usize>(<isize>dt * <isize>xStride);
       w += 12;
     }
     v128.store64_lane(y, f32x4.pmin(f32x4.pmax(a0_0, vmin), vmax), 0);
@@ -1215,13 +1661,13 @@ export function spmm1(
       } while (w < end);
     }
     if (n & 1) {
-      const t0 = v128.load32_splat(w, 0);
-      const t1 = v128.load32_splat(w, 4);
-      const e = load<i32>(w, 8);
+      const kt_0 = v128.load32_splat(w, 0);
+      const kt_1 = v128.load32_splat(w, 4);
+      const dt = load<i32>(w, 8);
       const xt_0 = v128.load32_zero(x);
-      a0_0 = madd(xt_0, t0, a0_0);
-      a1_0 = madd(xt_0, t1, a1_0);
-      x += <usize>(<isize>e * <isize>xStride);
+      a0_0 = madd(xt_0, kt_0, a0_0);
+      a1_0 = madd(xt_0, kt_1, a1_0);
+      x += <usize>(<isize>dt * <isize>xStride);
       w += 12;
     }
     v128.store32_lane(y, f32x4.pmin(f32x4.pmax(a0_0, vmin), vmax), 0);

@@ -70,6 +70,21 @@ for (const d of dirs) {
 let seed = 12345;
 const rand = () => ((seed = (seed * 1103515245 + 12345) >>> 0) / 2 ** 32);
 
+// Warm-up: V8 first runs a wasm function on its baseline compiler and swaps in the optimised
+// code (compiled in the background; the big kernel functions take a while) only later, so
+// every build first runs a mid-sized layer for at least a second.
+for (const be of backends) {
+  const w = pruneMagnitude(
+    dense(128, 128, Array.from({ length: 128 * 128 }, () => rand() - 0.5)),
+    0.9,
+  );
+  using p = be.prepare(packConv1x1(w, { blockSize: block }));
+  using xt = be.upload(dense(128, 784, new Float32Array(128 * 784).fill(0.5)));
+  using out = be.alloc(128, 784);
+  const t0 = performance.now();
+  while (performance.now() - t0 < 1000) be.conv1x1(p, xt, out);
+}
+
 const logs = new Array(dirs.length).fill(0);
 console.log(`flavour=${flavour} sparsity=${sparsity} block=${block} prune=${args.prune}`);
 const layers = args.layers === "micro" ? MICRO : LAYERS;
