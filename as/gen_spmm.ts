@@ -72,23 +72,25 @@ function simdKernel(b: number, v: number, lanes = 4): string {
       : `v128.load32_zero(x)`;
   // One column: inputs loaded one vector at a time and used at once, so at most the
   // block's weight splats and one input vector are live besides the accumulators.
-  const column = (ks: string[], ind: string, tag: string) => {
+  const column = (ks: string[], ind: string, tag: string, acc = "a") => {
     for (let i = 0; i < v; i++) {
       const xv = `x${tag}_${i}`;
       L.push(`${ind}const ${xv} = ${load(i)};`);
-      for (let c = 0; c < b; c++) L.push(`${ind}a${c}_${i} = madd(${xv}, ${ks[c]}, a${c}_${i});`);
+      for (let c = 0; c < b; c++) {
+        L.push(`${ind}${acc}${c}_${i} = madd(${xv}, ${ks[c]}, ${acc}${c}_${i});`);
+      }
     }
   };
   // One stored column at byte offset `at` of the stream: B weights (each loaded splatted),
   // then its increment.
-  const columnAt = (at: number, ind2: string, tag: string) => {
+  const columnAt = (at: number, ind2: string, tag: string, acc = "a") => {
     const ks: string[] = [];
     for (let c = 0; c < b; c++) {
       L.push(`${ind2}const k${tag}_${c} = v128.load32_splat(w, ${at + 4 * c});`);
       ks.push(`k${tag}_${c}`);
     }
     L.push(`${ind2}const d${tag} = load<i32>(w, ${at + 4 * b});`);
-    column(ks, ind2, tag);
+    column(ks, ind2, tag, acc);
     L.push(`${ind2}x += <usize>(<isize>d${tag} * <isize>xStride);`);
   };
   const epilogue = () => {
@@ -111,11 +113,23 @@ function simdKernel(b: number, v: number, lanes = 4): string {
   if (u === 1 && UNROLL[b] > 1) {
     // Whole trips of UNROLL columns, each column as the tail below (weights splatted, then its
     // increment), then the n mod UNROLL columns left one at a time.
+    // Narrow tiles (a vector or two, as in a fully connected layer on one image) would wait on
+    // each multiply-add's latency: there the trip's columns go to separate accumulators, summed
+    // before the clamp. They start at -0, which adds nothing to any value, -0 included.
     const r = UNROLL[b];
+    const split = lanes < 4 || v <= 2;
+    const sets = split ? r : 1;
+    for (let j = 1; j < sets; j++) {
+      for (let c = 0; c < b; c++) {
+        for (let i = 0; i < v; i++) L.push(`    let h${j}_${c}_${i} = f32x4.splat(-0.0);`);
+      }
+    }
     L.push(`    let end = w + (<usize>(n / ${r}) * ${r * tailBytes});`);
     L.push(`    if (w < end) {`);
     L.push(`      do {`);
-    for (let j = 0; j < r; j++) columnAt(j * tailBytes, ind, `${j}`);
+    for (let j = 0; j < r; j++) {
+      columnAt(j * tailBytes, ind, `${j}`, split && j > 0 ? `h${j}_` : "a");
+    }
     L.push(`${ind}w += ${r * tailBytes};`);
     L.push(`      } while (w < end);`);
     L.push(`    }`);
@@ -124,6 +138,13 @@ function simdKernel(b: number, v: number, lanes = 4): string {
     columnAt(0, "      ", "t");
     L.push(`      w += ${tailBytes};`);
     L.push(`    }`);
+    for (let j = 1; j < sets; j++) {
+      for (let c = 0; c < b; c++) {
+        for (let i = 0; i < v; i++) {
+          L.push(`    a${c}_${i} = f32x4.add(a${c}_${i}, h${j}_${c}_${i});`);
+        }
+      }
+    }
     epilogue();
     return L.join("\n");
   }

@@ -957,6 +957,8 @@ export function spmmChunk(block: u32): u32 {
     let a0_0 = s0;
     let a0_1 = s0;
     w += 4;
+    let h1_0_0 = f32x4.splat(-0.0);
+    let h1_0_1 = f32x4.splat(-0.0);
     let end = w + (<usize>(n / 2) * 16);
     if (w < end) {
       do {
@@ -970,9 +972,9 @@ export function spmmChunk(block: u32): u32 {
         const k1_0 = v128.load32_splat(w, 8);
         const d1 = load<i32>(w, 12);
         const x1_0 = v128.load(x, 0);
-        a0_0 = madd(x1_0, k1_0, a0_0);
+        h1_0_0 = madd(x1_0, k1_0, h1_0_0);
         const x1_1 = v128.load(x, 16);
-        a0_1 = madd(x1_1, k1_0, a0_1);
+        h1_0_1 = madd(x1_1, k1_0, h1_0_1);
         x += <usize>(<isize>d1 * <isize>xStride);
         w += 16;
       } while (w < end);
@@ -988,6 +990,8 @@ export function spmmChunk(block: u32): u32 {
       x += <usize>(<isize>dt * <isize>xStride);
       w += 8;
     }
+    a0_0 = f32x4.add(a0_0, h1_0_0);
+    a0_1 = f32x4.add(a0_1, h1_0_1);
     v128.store(y, f32x4.pmin(f32x4.pmax(a0_0, vmin), vmax), 0);
     v128.store(y, f32x4.pmin(f32x4.pmax(a0_1, vmin), vmax), 16);
     y += 1 * yStride;
@@ -1005,6 +1009,7 @@ export function spmmChunk(block: u32): u32 {
     const s0 = v128.load32_splat(w, 0);
     let a0_0 = s0;
     w += 4;
+    let h1_0_0 = f32x4.splat(-0.0);
     let end = w + (<usize>(n / 2) * 16);
     if (w < end) {
       do {
@@ -1016,7 +1021,7 @@ export function spmmChunk(block: u32): u32 {
         const k1_0 = v128.load32_splat(w, 8);
         const d1 = load<i32>(w, 12);
         const x1_0 = v128.load(x, 0);
-        a0_0 = madd(x1_0, k1_0, a0_0);
+        h1_0_0 = madd(x1_0, k1_0, h1_0_0);
         x += <usize>(<isize>d1 * <isize>xStride);
         w += 16;
       } while (w < end);
@@ -1030,6 +1035,7 @@ export function spmmChunk(block: u32): u32 {
       x += <usize>(<isize>dt * <isize>xStride);
       w += 8;
     }
+    a0_0 = f32x4.add(a0_0, h1_0_0);
     v128.store(y, f32x4.pmin(f32x4.pmax(a0_0, vmin), vmax), 0);
     y += 1 * yStride;
   }
@@ -1046,6 +1052,7 @@ export function spmmChunk(block: u32): u32 {
     const s0 = v128.load32_splat(w, 0);
     let a0_0 = s0;
     w += 4;
+    let h1_0_0 = f32x4.splat(-0.0);
     let end = w + (<usize>(n / 2) * 16);
     if (w < end) {
       do {
@@ -1057,7 +1064,7 @@ export function spmmChunk(block: u32): u32 {
         const k1_0 = v128.load32_splat(w, 8);
         const d1 = load<i32>(w, 12);
         const x1_0 = v128.load64_zero(x);
-        a0_0 = madd(x1_0, k1_0, a0_0);
+        h1_0_0 = madd(x1_0, k1_0, h1_0_0);
         x += <usize>(<isize>d1 * <isize>xStride);
         w += 16;
       } while (w < end);
@@ -1071,6 +1078,7 @@ export function spmmChunk(block: u32): u32 {
       x += <usize>(<isize>dt * <isize>xStride);
       w += 8;
     }
+    a0_0 = f32x4.add(a0_0, h1_0_0);
     v128.store64_lane(y, f32x4.pmin(f32x4.pmax(a0_0, vmin), vmax), 0);
     y += 1 * yStride;
   }
@@ -1087,6 +1095,7 @@ export function spmmChunk(block: u32): u32 {
     const s0 = v128.load32_splat(w, 0);
     let a0_0 = s0;
     w += 4;
+    let h1_0_0 = f32x4.splat(-0.0);
     let end = w + (<usize>(n / 2) * 16);
     if (w < end) {
       do {
@@ -1098,7 +1107,7 @@ export function spmmChunk(block: u32): u32 {
         const k1_0 = v128.load32_splat(w, 8);
         const d1 = load<i32>(w, 12);
         const x1_0 = v128.load32_zero(x);
-        a0_0 = madd(x1_0, k1_0, a0_0);
+        h1_0_0 = madd(x1_0, k1_0, h1_0_0);
         x += <usize>(<isize>d1 * <isize>xStride);
         w += 16;
       } while (w < end);
@@ -1112,6 +1121,7 @@ export function spmmChunk(block: u32): u32 {
       x += <usize>(<isize>dt * <isize>xStride);
       w += 8;
     }
+    a0_0 = f32x4.add(a0_0, h1_0_0);
     v128.store32_lane(y, f32x4.pmin(f32x4.pmax(a0_0, vmin), vmax), 0);
     y += 1 * yStride;
   }
