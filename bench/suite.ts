@@ -42,6 +42,7 @@ import {
   type BenchResults,
   type GeomeanRow,
   type HostInfo,
+  loadBoundsChecks,
   renderReport,
   type ResultRow,
   type SavedNetworkResult,
@@ -744,7 +745,8 @@ async function main(): Promise<void> {
           "the page keeps its last full run)",
       );
     } else {
-      for (const p of await writeReport(results, `bench/results/${file}`)) {
+      const bounds = await loadBoundsChecks();
+      for (const p of await writeReport(results, `bench/results/${file}`, undefined, bounds)) {
         console.log(`wrote ${p}`);
       }
     }
