@@ -13,8 +13,9 @@
  * figure is the median over the rounds of each child's per-layer median. Writes
  * `bench/results/bounds-checks.json`, which bench/report.ts shows in docs/performance.md.
  *
- * Usage: deno run --allow-read --allow-write --allow-run --allow-sys=hostname,osRelease
- *   bench/bounds_checks.ts [--rounds 3] [--out FILE]
+ * Usage: deno task bench:bounds [--rounds 3] [--out FILE]
+ * (that is: deno run --allow-read --allow-write --allow-run --allow-env
+ *   --allow-sys=hostname,osRelease bench/bounds_checks.ts ...)
  * @module
  */
 import { init } from "../mod.ts";

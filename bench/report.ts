@@ -629,8 +629,7 @@ function geometricMean(v: readonly number[]): number {
  * no such measurement was saved, a line saying how to make one.
  */
 function boundsSection(b: BoundsCheckResults | undefined, peak: number | undefined): string[] {
-  const how = "`deno run --allow-read --allow-write --allow-run --allow-env " +
-    "--allow-sys=hostname,osRelease bench/bounds_checks.ts`";
+  const how = "`deno task bench:bounds` (bench/bounds_checks.ts)";
   if (b === undefined) {
     return [`How much the checks cost is measured by ${how} (no measurement saved).`, ""];
   }
