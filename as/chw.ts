@@ -219,31 +219,26 @@ export function depthwise(
     const wp = weights + ((<usize>c * k * k) << 2);
     const b: f32 = bias != 0 ? load<f32>(bias + (<usize>c << 2)) : 0;
     for (let n: u32 = 0; n < batch; n++) {
-      if (strip == outHeight) {
-        // The whole padded plane: the rows outside the image stay as zeroed above.
-        const dst = plane + <usize>padTop * rs;
-        if (s == 1) copyRows1(xp, inRow, rowsIn, colsIn, dst + (<usize>padLeft << 2), rs);
-        else copyRows2(xp, inRow, rowsIn, colsIn, dst, padLeft, rs, half);
-        dwPlane(k, s, plane, rs, half, yp, outHeight, outWidth, wp, b, minv, maxv, clamp, tile);
-      } else {
-        // Strips of output rows, each from its own padded rows: scratch row r holds image row
-        // oy0 * s + r - padTop, zeros where that is outside the image (earlier strips wrote
-        // image rows there).
-        for (let oy0: u32 = 0; oy0 < outHeight; oy0 += strip) {
-          const so = min(strip, outHeight - oy0);
-          const rows = (so - 1) * s + k;
-          const top = <i32>(oy0 * s) - <i32>padTop; // image row of scratch row 0
-          const r0 = <u32>max<i32>(0, -top); // first scratch row inside the image
-          const r1 = <u32>max<i32>(<i32>r0, min<i32>(<i32>rows, <i32>height - top));
+      // Strips of output rows (one, for a plane that fits), each from its own padded rows:
+      // scratch row r holds image row oy0 * s + r - padTop, zeros where that is outside the
+      // image. With one strip per plane every plane writes the same rows, so the rows outside
+      // the image stay as zeroed above; with more, earlier strips wrote image rows there.
+      for (let oy0: u32 = 0; oy0 < outHeight; oy0 += strip) {
+        const so = min(strip, outHeight - oy0);
+        const rows = (so - 1) * s + k;
+        const top = <i32>(oy0 * s) - <i32>padTop; // image row of scratch row 0
+        const r0 = <u32>max<i32>(0, -top); // first scratch row inside the image
+        const r1 = <u32>max<i32>(<i32>r0, min<i32>(<i32>rows, <i32>height - top));
+        if (strip != outHeight) {
           if (r0 > 0) memory.fill(plane, 0, <usize>r0 * rs);
           if (r1 < rows) memory.fill(plane + <usize>r1 * rs, 0, <usize>(rows - r1) * rs);
-          const src = xp + <usize>(<i32>r0 + top) * inRow;
-          const dst = plane + <usize>r0 * rs;
-          if (s == 1) copyRows1(src, inRow, r1 - r0, colsIn, dst + (<usize>padLeft << 2), rs);
-          else copyRows2(src, inRow, r1 - r0, colsIn, dst, padLeft, rs, half);
-          const q = yp + <usize>oy0 * outRow;
-          dwPlane(k, s, plane, rs, half, q, so, outWidth, wp, b, minv, maxv, clamp, tile);
         }
+        const src = xp + <usize>(<i32>r0 + top) * inRow;
+        const dst = plane + <usize>r0 * rs;
+        if (s == 1) copyRows1(src, inRow, r1 - r0, colsIn, dst + (<usize>padLeft << 2), rs);
+        else copyRows2(src, inRow, r1 - r0, colsIn, dst, padLeft, rs, half);
+        const q = yp + <usize>oy0 * outRow;
+        dwPlane(k, s, plane, rs, half, q, so, outWidth, wp, b, minv, maxv, clamp, tile);
       }
       xp += inPlane;
       yp += outPlane;

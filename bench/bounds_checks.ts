@@ -19,7 +19,7 @@
  * @module
  */
 import { init } from "../mod.ts";
-import { config, type ConfigId, geomean, LAYERS, measure, setupLayer } from "./layers.ts";
+import { config, type ConfigId, geomean, LAYERS, measure, quantile, setupLayer } from "./layers.ts";
 
 /** The configurations timed, as in the suite's per-layer tables. */
 export const BOUNDS_CONFIGS: readonly (ConfigId | "dense")[] = ["u90", "b4-90", "dense"];
@@ -73,10 +73,7 @@ async function runChild(checked: boolean): Promise<Gflops> {
 function medians(runs: Gflops[]): Record<string, number[]> {
   const out: Record<string, number[]> = {};
   for (const id of BOUNDS_CONFIGS) {
-    out[id] = LAYERS.map((_, i) => {
-      const v = runs.map((r) => r[id][i]).sort((a, b) => a - b);
-      return v[v.length >> 1];
-    });
+    out[id] = LAYERS.map((_, i) => quantile(runs.map((r) => r[id][i]).sort((a, b) => a - b), 0.5));
   }
   return out;
 }

@@ -1,6 +1,7 @@
 // Turns a results file of the benchmark suite into docs/performance.md, with hand-made SVG bar
 // charts in docs/img/. Usage: deno run --allow-read --allow-write bench/report.ts [results.json]
 import type { BoundsCheckResults } from "./bounds_checks.ts";
+import { geomean } from "./layers.ts";
 
 /** Flavours the suite measures. */
 export type BenchFlavour = "relaxed" | "simd" | "scalar";
@@ -620,10 +621,6 @@ export interface RenderedReport {
   readonly images: Readonly<Record<string, string>>;
 }
 
-function geometricMean(v: readonly number[]): number {
-  return Math.exp(v.reduce((s, x) => s + Math.log(x), 0) / v.length);
-}
-
 /**
  * The measured cost of the bounds checks (`bench/bounds_checks.ts`), as Markdown lines; when
  * no such measurement was saved, a line saying how to make one.
@@ -651,8 +648,8 @@ function boundsSection(b: BoundsCheckResults | undefined, peak: number | undefin
     "|---|---:|---:|---:|---:|---:|",
   ];
   for (const id of Object.keys(b.checked)) {
-    const a = geometricMean(b.checked[id]);
-    const u = geometricMean(b.unchecked[id]);
+    const a = geomean(b.checked[id]);
+    const u = geomean(b.unchecked[id]);
     md.push(
       `| ${names[id] ?? id} | ${gf(a)} | ${gf(u)} | ${(u / a).toFixed(2)}x | ${pct(a)} | ${
         pct(u)
