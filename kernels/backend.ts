@@ -74,6 +74,21 @@ export interface Tensor extends Disposable {
 }
 
 /**
+ * @internal The key under which this package's CPU backends lend a resident tensor's memory to
+ * a tensor of another shape with no more elements (see {@link TensorView}). The network runner
+ * lets activations whose lifetimes do not overlap share memory through it; it is not part of
+ * the {@link Backend} interface, so a backend without it still runs networks.
+ */
+export const TENSOR_VIEW: unique symbol = Symbol("sparsekit.tensorView");
+
+/**
+ * @internal A `[rows x cols]` tensor over the first `rows * cols` elements of `base`'s memory:
+ * writes through either are seen through the other. It is disposed when `base` is; its own
+ * `dispose()` does nothing. Throws a ShapeError when `base` has fewer elements.
+ */
+export type TensorView = (base: Tensor, rows: number, cols: number) => Tensor;
+
+/**
  * A set of kernels bound to one implementation. Obtain one from {@link init}; it is an
  * ordinary value, holds no global state, and may be used by many callers.
  */

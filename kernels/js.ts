@@ -3,7 +3,15 @@
  * loops. It runs wherever JavaScript does and is the fallback when WebAssembly is missing.
  * @module
  */
-import type { Backend, GemmOptions, PreparedPlan, ResidentGemmOptions, Tensor } from "./backend.ts";
+import {
+  type Backend,
+  type GemmOptions,
+  type PreparedPlan,
+  type ResidentGemmOptions,
+  type Tensor,
+  TENSOR_VIEW,
+  type TensorView,
+} from "./backend.ts";
 import { checkCsr, type Csr } from "./csr.ts";
 import { checkDense, checkOut, type Dense, dense } from "./dense.ts";
 import { addJs, conv2dJs, depthwiseJs, globalAvgPoolJs } from "./chw_js.ts";
@@ -137,15 +145,19 @@ export function unwrapPlan(p: Conv1x1Plan | PreparedPlan, flavour: string): Conv
 }
 
 /**
- * Runs `compute` straight into `y`, or, when `y` is one of the inputs (a resident out that
- * aliases an operand), into a temporary that is then copied to `y`.
+ * Runs `compute` straight into `y`, or, when `y` shares memory with one of the inputs (a
+ * resident out that is an operand, or a view of one), into a temporary then copied to `y`.
  */
 function aside(
   y: Float32Array,
   inputs: readonly (Float32Array | undefined)[],
   compute: (dst: Float32Array) => void,
 ): void {
-  const dst = inputs.includes(y) ? new Float32Array(y.length) : y;
+  const shared = inputs.some((v) =>
+    v !== undefined && v.buffer === y.buffer && v.byteOffset < y.byteOffset + y.byteLength &&
+    y.byteOffset < v.byteOffset + v.byteLength
+  );
+  const dst = shared ? new Float32Array(y.length) : y;
   compute(dst);
   if (dst !== y) y.set(dst);
 }
@@ -205,14 +217,26 @@ const store = new WeakMap<Tensor, Float32Array>();
 function makeTensor(rows: number, cols: number): Tensor {
   checkSize("rows", rows);
   checkSize("cols", cols);
-  const data = new Float32Array(checkProduct("rows * cols", rows, cols));
   let disposed = false;
+  const data = new Float32Array(checkProduct("rows * cols", rows, cols));
+  return arrayTensor(data, rows, cols, () => disposed, () => {
+    disposed = true;
+  });
+}
+
+function arrayTensor(
+  data: Float32Array,
+  rows: number,
+  cols: number,
+  isDisposed: () => boolean,
+  dispose: () => void,
+): Tensor {
   const tensor: Tensor = {
     rows,
     cols,
     flavour: "js",
     get disposed() {
-      return disposed;
+      return isDisposed();
     },
     read(out?: Dense): Dense {
       tensorData(tensor, "tensor");
@@ -220,16 +244,36 @@ function makeTensor(rows: number, cols: number): Tensor {
       y.data.set(data);
       return y;
     },
-    dispose() {
-      disposed = true;
-    },
-    [Symbol.dispose]() {
-      disposed = true;
-    },
+    dispose,
+    [Symbol.dispose]: dispose,
   };
   store.set(tensor, data);
   return tensor;
 }
+
+/**
+ * @internal The element count of a `[rows x cols]` view of `base` (see {@link TensorView}),
+ * checked: sizes natural numbers, no more elements than `base` has.
+ */
+export function viewElements(base: Tensor, rows: number, cols: number): number {
+  checkSize("rows", rows);
+  checkSize("cols", cols);
+  const n = checkProduct("rows * cols", rows, cols);
+  if (n > base.rows * base.cols) {
+    throw new ShapeError(
+      { argument: "rows * cols", value: n },
+      `exceeds the ${base.rows * base.cols} elements of the base tensor`,
+    );
+  }
+  return n;
+}
+
+// A view holds its base, so the base lives as long as any view of it.
+const view: TensorView = (base, rows, cols) => {
+  const data = tensorData(base, "base");
+  const n = viewElements(base, rows, cols);
+  return arrayTensor(data.subarray(0, n), rows, cols, () => base.disposed, () => {});
+};
 
 function tensorData(t: Tensor, argument: string): Float32Array {
   const data = store.get(t);
@@ -350,8 +394,9 @@ export const jsBackend: Backend = Object.freeze({
     const wd = tensorData(weights, "weights");
     const bd = bias === undefined ? undefined : tensorData(bias, "bias");
     const xd = tensorData(x, "x");
-    // out may be the weights or the bias when the shapes happen to agree (not x: checked).
-    aside(tensorData(out, "out"), [wd, bd], (dst) => depthwiseJs(xd, wd, bd, dst, x.rows, w));
+    // out may be the weights or the bias when the shapes happen to agree, or share memory with
+    // x through a view (out === x itself is refused by the check).
+    aside(tensorData(out, "out"), [xd, wd, bd], (dst) => depthwiseJs(xd, wd, bd, dst, x.rows, w));
     return out;
   },
   conv2d(x: Tensor, weights: Tensor, bias: Tensor | undefined, out: Tensor, w: Window) {
@@ -378,4 +423,5 @@ export const jsBackend: Backend = Object.freeze({
     addJs(tensorData(a, "a"), tensorData(b, "b"), tensorData(out, "out"), min, max);
     return out;
   },
+  [TENSOR_VIEW]: view,
 });

@@ -1,11 +1,17 @@
 /**
  * The CHW network runner: a spec and its weights compile once into a {@link Network} that
- * holds every layer's Plan (or dense weights) and every activation in the backend's memory;
+ * holds every layer's Plan (or dense weights) and the activations in the backend's memory;
  * `run(input)` then copies the images in, runs the layers with no copies between them, and
  * copies the result out.
  * @module
  */
-import type { Backend, PreparedPlan, Tensor } from "./backend.ts";
+import {
+  type Backend,
+  type PreparedPlan,
+  type Tensor,
+  TENSOR_VIEW,
+  type TensorView,
+} from "./backend.ts";
 import type { Dense } from "./dense.ts";
 import { SpecError } from "./errors.ts";
 import { jsBackend } from "./js.ts";
@@ -175,6 +181,7 @@ export function buildSteps<T extends Disposable, P extends Disposable, R>(
   weights: WeightMap,
   options: Omit<CompileOptions, "backend">,
   ops: LayerOps<T, P, R>,
+  view?: (base: T, rows: number, cols: number) => T,
 ): { shapes: LayerShape[]; batch: number; steps: Step<T, R>[]; owned: Disposable[] } {
   const shapes = inferShapes(spec);
   if (!(weights instanceof Map)) {
@@ -195,9 +202,12 @@ export function buildSteps<T extends Disposable, P extends Disposable, R>(
   };
   const steps: Step<T, R>[] = [];
   try {
+    const outputs = view === undefined
+      ? undefined
+      : sharedOutputs(shapes, batch, (n) => own(ops.alloc(1, n)), view);
     for (const s of shapes) {
       const lw = layerWeights(s, weights);
-      const out = own(ops.alloc(s.cout, batch * s.height * s.width));
+      const out = outputs?.[s.index] ?? own(ops.alloc(s.cout, batch * s.height * s.width));
       const where = { layer: s.layer.name, index: s.index };
       let path: string = s.layer.kind;
       let run: (x: T) => R;
@@ -255,6 +265,46 @@ export function buildSteps<T extends Disposable, P extends Disposable, R>(
 }
 
 /**
+ * @internal Every layer's output tensor, as views of a few buffers shared by outputs whose
+ * lifetimes do not overlap, so that a run touches a few megabytes of activations that stay in
+ * cache rather than a fresh buffer per layer. Layer i's output is read by layer i + 1 and by
+ * any `add` that names it; the last layer's by the caller. An output takes a buffer none of
+ * whose earlier owners is still to be read at its layer (so no layer writes over its own
+ * inputs): the smallest such buffer that holds it, or else the largest, grown to fit.
+ */
+export function sharedOutputs<B, V>(
+  shapes: readonly LayerShape[],
+  batch: number,
+  alloc: (elements: number) => B,
+  view: (base: B, rows: number, cols: number) => V,
+): V[] {
+  const n = shapes.length;
+  const lastRead = shapes.map((s) => s.index === n - 1 ? n : s.index + 1);
+  for (const s of shapes) {
+    if (s.from !== undefined) lastRead[s.from] = Math.max(lastRead[s.from], s.index);
+  }
+  const size: number[] = []; // elements of each buffer
+  const busyUntil: number[] = []; // the layer that last reads each buffer's current value
+  const owner: number[] = []; // the buffer of each output
+  for (const s of shapes) {
+    const need = s.cout * batch * s.height * s.width;
+    let fit = -1;
+    let largest = -1;
+    for (let b = 0; b < size.length; b++) {
+      if (busyUntil[b] >= s.index) continue;
+      if (size[b] >= need && (fit < 0 || size[b] < size[fit])) fit = b;
+      if (largest < 0 || size[b] > size[largest]) largest = b;
+    }
+    const b = fit >= 0 ? fit : largest >= 0 ? largest : size.length;
+    size[b] = Math.max(size[b] ?? 0, need);
+    busyUntil[b] = lastRead[s.index];
+    owner.push(b);
+  }
+  const buffers = size.map((elements) => alloc(elements));
+  return shapes.map((s, i) => view(buffers[owner[i]], s.cout, batch * s.height * s.width));
+}
+
+/**
  * @internal The network's input as finite f32 images of the right length, from an array or
  * a Dense.
  */
@@ -269,7 +319,8 @@ export function inputImages(input: NumberArray | Dense, length: number): Float32
 /**
  * Compiles a spec and its weights for a backend: every layer's weights are checked,
  * converted, packed (sparse 1x1 and fully connected layers) and copied into the backend's
- * memory once, and every activation gets its buffer.
+ * memory once, and the activations get their buffers (on this package's CPU backends, shared by
+ * layers whose outputs are not alive at once, so a run's activations stay in cache).
  *
  * @param spec the network
  * @param weights TensorFlow-layout weights by name (see {@link WeightNames}); for example from
@@ -310,6 +361,7 @@ export function compileNetwork(
     weights,
     options,
     backend,
+    (backend as { readonly [TENSOR_VIEW]?: TensorView })[TENSOR_VIEW],
   );
   const { height, width, channels } = spec.input;
   const pooled = endsPooled(shapes);

@@ -3,18 +3,27 @@
  * copies operands into its memory, runs the kernels and copies results out.
  * @module
  */
-import type {
-  Backend,
-  Flavour,
-  GemmOptions,
-  PreparedPlan,
-  ResidentGemmOptions,
-  Tensor,
+import {
+  type Backend,
+  type Flavour,
+  type GemmOptions,
+  type PreparedPlan,
+  type ResidentGemmOptions,
+  type Tensor,
+  TENSOR_VIEW,
+  type TensorView,
 } from "./backend.ts";
 import { checkCsr, type Csr } from "./csr.ts";
 import { checkDense, type Dense } from "./dense.ts";
 import { BackendError, ShapeError } from "./errors.ts";
-import { convDestination, destination, gemmArgs, isTensor, unwrapPlan } from "./js.ts";
+import {
+  convDestination,
+  destination,
+  gemmArgs,
+  isTensor,
+  unwrapPlan,
+  viewElements,
+} from "./js.ts";
 import { Arena, type Block } from "./memory.ts";
 import { type Conv1x1Plan, packConv1x1, type PlanSection } from "./pack.ts";
 import { checkPlan } from "./plan_check.ts";
@@ -247,33 +256,56 @@ export function wasmBackend(instance: WebAssembly.Instance): Backend {
     const block = arena.alloc(n * 4);
     arena.f32(block, n).fill(0);
     let disposed = false;
+    const tensor = residentTensor(block, rows, cols, () => disposed, () => {
+      if (disposed) return;
+      disposed = true;
+      registry.unregister(tensor);
+      arena.free(block);
+    });
+    registry.register(tensor, () => arena.free(block), tensor);
+    return tensor;
+  }
+
+  /** A tensor over `block`, disposed as `isDisposed` says, freed by `dispose`. */
+  function residentTensor(
+    block: Block,
+    rows: number,
+    cols: number,
+    isDisposed: () => boolean,
+    dispose: () => void,
+  ): Tensor {
     const tensor: Tensor = {
       rows,
       cols,
       flavour,
       get disposed() {
-        return disposed;
+        return isDisposed();
       },
       read(out?: Dense): Dense {
         live(tensor, "tensor");
         const y = destination(out, rows, cols);
-        y.data.set(arena.f32(block, n));
+        y.data.set(arena.f32(block, rows * cols));
         return y;
       },
-      dispose() {
-        if (disposed) return;
-        disposed = true;
-        registry.unregister(tensor);
-        arena.free(block);
-      },
-      [Symbol.dispose]() {
-        tensor.dispose();
-      },
+      dispose,
+      [Symbol.dispose]: dispose,
     };
     tensors.set(tensor, block);
-    registry.register(tensor, () => arena.free(block), tensor);
     return tensor;
   }
+
+  // A view holds its base, so the base (and its memory) lives as long as any view of it.
+  const view: TensorView = (base, rows, cols) => {
+    const block = live(base, "base");
+    const n = viewElements(base, rows, cols);
+    return residentTensor(
+      { ptr: block.ptr, bytes: n * 4 },
+      rows,
+      cols,
+      () => base.disposed,
+      () => {},
+    );
+  };
 
   function live(t: Tensor, argument: string): Block {
     const block = tensors.get(t);
@@ -287,6 +319,18 @@ export function wasmBackend(instance: WebAssembly.Instance): Backend {
       throw new BackendError({ argument, value: "disposed" }, "this tensor was disposed");
     }
     return block;
+  }
+
+  /**
+   * Whether the resident `out` shares memory with operand `v` (the same tensor or a view of
+   * the same memory); a Dense operand is copied in and never does.
+   */
+  function overlaps(out: Tensor, v: Dense | Tensor | undefined): boolean {
+    if (v === undefined || !isTensor(v)) return false;
+    const a = tensors.get(out);
+    const b = tensors.get(v);
+    return a !== undefined && b !== undefined && a.ptr < b.ptr + b.bytes &&
+      b.ptr < a.ptr + a.bytes;
   }
 
   /** A pointer to the operand's data in wasm memory, copying a Dense in (freed by `temps`). */
@@ -321,7 +365,7 @@ export function wasmBackend(instance: WebAssembly.Instance): Backend {
     return withOperands((temps) => {
       const xp = operand(x, "x", temps);
       // A resident out that is also the input is computed aside and copied back.
-      const direct = isTensor(y) && y !== x ? live(y, "out").ptr : 0;
+      const direct = isTensor(y) && !overlaps(y, x) ? live(y, "out").ptr : 0;
       let yp = direct;
       if (direct === 0) {
         const yb = arena.alloc(count * 4);
@@ -404,7 +448,9 @@ export function wasmBackend(instance: WebAssembly.Instance): Backend {
         biasp = bb.ptr;
       }
       // A resident out that is also an operand is computed aside and copied back.
-      const direct = resident && y !== a && y !== b ? live(y as Tensor, "options.out").ptr : 0;
+      const direct = resident && !overlaps(y as Tensor, a) && !overlaps(y as Tensor, b)
+        ? live(y as Tensor, "options.out").ptr
+        : 0;
       let cp = direct;
       if (direct === 0) {
         const cb = arena.alloc(m * n * 4);
@@ -473,8 +519,9 @@ export function wasmBackend(instance: WebAssembly.Instance): Backend {
     live(out, "out");
     const count = out.rows * out.cols;
     if (count === 0) return out;
-    // out may be the weights or the bias when the shapes happen to agree.
-    const direct = out !== weights && out !== bias;
+    // out may be the weights or the bias when the shapes happen to agree, or share memory with
+    // x through a view (out === x itself is refused by the check).
+    const direct = !overlaps(out, x) && !overlaps(out, weights) && !overlaps(out, bias);
     const bytes = ex.depthwiseScratchBytes(w.kernel, w.stride, w.outHeight, w.outWidth);
     return runInto(out, count, direct, bytes, (yp, scratch) =>
       ex.depthwise(
@@ -513,7 +560,7 @@ export function wasmBackend(instance: WebAssembly.Instance): Backend {
     const cout = weights.rows;
     const count = out.rows * out.cols;
     if (count === 0) return out;
-    const direct = out !== x && out !== weights && out !== bias;
+    const direct = !overlaps(out, x) && !overlaps(out, weights) && !overlaps(out, bias);
     const bytes = ex.conv2dScratchBytes(cout, cin, w.batch, w.outHeight, w.outWidth);
     return runInto(out, count, direct, bytes, (yp, scratch) =>
       ex.conv2d(
@@ -548,7 +595,13 @@ export function wasmBackend(instance: WebAssembly.Instance): Backend {
       arena.f32(yb, count).fill(0);
       return out;
     }
-    return runInto(out, count, out !== x, 0, (yp) => ex.globalAvgPool(count, pixels, xp, yp));
+    return runInto(
+      out,
+      count,
+      !overlaps(out, x),
+      0,
+      (yp) => ex.globalAvgPool(count, pixels, xp, yp),
+    );
   }
 
   function add(a: Tensor, b: Tensor, out: Tensor, min: number, max: number): Tensor {
@@ -614,5 +667,6 @@ export function wasmBackend(instance: WebAssembly.Instance): Backend {
     globalAvgPool,
     add,
   };
+  Object.defineProperty(backend, TENSOR_VIEW, { value: view });
   return Object.freeze(backend);
 }

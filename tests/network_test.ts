@@ -6,21 +6,29 @@ import fc from "fast-check";
 import assert from "node:assert/strict";
 import {
   type Backend,
+  BackendError,
   compareLayers,
   compileNetwork,
   decodeTfjsWeights,
+  dense,
   encodeTfjsWeights,
+  inferShapes,
   type LayerSpec,
   mobileNetV1,
   mobileNetV2,
   type NetworkSpec,
+  packConv1x1,
   pruneNetwork,
   randomWeights,
   referenceNetwork,
+  resolveWindow,
   seededRandom,
+  ShapeError,
   SpecError,
   type Weight,
 } from "../mod.ts";
+import { TENSOR_VIEW, type TensorView } from "../kernels/backend.ts";
+import { sharedOutputs } from "../kernels/runner.ts";
 import { allBackends } from "./backends.ts";
 import { image, specArb } from "./network_cases.ts";
 
@@ -297,3 +305,97 @@ Deno.test("MobileNet v1 at 224x224, 90% sparse, on the best backend: every layer
   const scale = Math.max(...want.map(Math.abs));
   got.forEach((v, i) => assert.ok(Math.abs(v - want[i]) <= 1e-4 * scale, `logit ${i}`));
 });
+
+Deno.test("activations share buffers, and no output takes the memory of a value still to be read", () => {
+  const check = (spec: NetworkSpec, batch: number) => {
+    const shapes = inferShapes(spec);
+    const sizes: number[] = [];
+    const views = sharedOutputs(
+      shapes,
+      batch,
+      (elements) => sizes.push(elements) - 1,
+      (base, rows, cols) => ({ base, rows, cols }),
+    );
+    // Layer i reads layer i - 1 and the layer an add names; the caller reads the last.
+    const readers = shapes.map((s) => [s.index + 1]);
+    for (const s of shapes) if (s.from !== undefined) readers[s.from].push(s.index);
+    readers[shapes.length - 1].push(Infinity);
+    views.forEach((v, i) => {
+      const s = shapes[i];
+      assert.deepEqual([v.rows, v.cols], [s.cout, batch * s.height * s.width]);
+      assert.ok(v.rows * v.cols <= sizes[v.base], `layer ${i} fits its buffer`);
+      for (let j = 0; j < i; j++) {
+        if (views[j].base === v.base) {
+          assert.ok(
+            readers[j].every((r) => r < i),
+            `layer ${i} overwrites layer ${j}, still read at ${readers[j]}`,
+          );
+        }
+      }
+    });
+    return sizes;
+  };
+  fc.assert(
+    fc.property(specArb, fc.integer({ min: 0, max: 3 }), (spec, batch) => void check(spec, batch)),
+    { numRuns: 300 },
+  );
+  // MobileNet v1 is a chain: two buffers, the larger as large as its largest activation.
+  const v1 = mobileNetV1();
+  const largest = Math.max(...inferShapes(v1).map((s) => s.cout * s.height * s.width));
+  const sizes = check(v1, 1);
+  assert.equal(sizes.length, 2);
+  assert.equal(Math.max(...sizes), largest);
+  // v2's residuals hold a block's input across the block: one more buffer.
+  assert.equal(check(mobileNetV2(), 2).length, 3);
+});
+
+for (const backend of backends) {
+  Deno.test(`${backend.flavour}: tensor views share their base's memory`, () => {
+    const view = (backend as { readonly [TENSOR_VIEW]?: TensorView })[TENSOR_VIEW];
+    assert.ok(view !== undefined, "the package's CPU backends lend views");
+    const rand = seededRandom(5);
+    const values = (n: number) => Array.from({ length: n }, () => rand() * 2 - 1);
+    using base = backend.alloc(3, 10);
+    const v = view(base, 4, 7);
+    assert.deepEqual([v.rows, v.cols, v.flavour], [4, 7, backend.flavour]);
+    using a = backend.upload(dense(4, 7, values(28)));
+    using b = backend.upload(dense(4, 7, values(28)));
+    backend.add(a, b, v, -Infinity, Infinity);
+    const sum = v.read();
+    assert.deepEqual([...base.read().data.subarray(0, 28)], [...sum.data]);
+    assert.deepEqual([...base.read().data.subarray(28)], [0, 0]);
+    // Operators whose output shares memory with an operand through a view still compute
+    // from the operand's values: the same answer as into a tensor of its own.
+    const window = resolveWindow(3, { height: 4, width: 7, stride: 1, min: 0, max: 6 });
+    using x = backend.upload(dense(2, 28, values(56)));
+    using w = backend.upload(dense(2, 9, values(18)));
+    using own = backend.alloc(2, 28);
+    const want = backend.depthwise(x, w, undefined, own, window).read();
+    const onX = backend.depthwise(x, w, undefined, view(x, 2, 28), window).read();
+    assert.deepEqual([...onX.data], [...want.data]);
+    using m = backend.upload(dense(5, 5, values(25)));
+    using p = backend.upload(dense(5, 5, values(25)));
+    using fresh = backend.alloc(5, 5);
+    const gemmWant = backend.gemm(m, p, { out: fresh }).read();
+    const onP = backend.gemm(m, p, { out: view(p, 5, 5) }).read();
+    assert.deepEqual([...onP.data], [...gemmWant.data]);
+    using plan = backend.prepare(packConv1x1(dense(8, 8, values(64))));
+    using xs = backend.upload(dense(8, 9, values(72)));
+    using ys = backend.alloc(8, 9);
+    const convWant = backend.conv1x1(plan, xs, ys).read();
+    const onXs = backend.conv1x1(plan, xs, view(xs, 8, 9)).read();
+    assert.deepEqual([...onXs.data], [...convWant.data]);
+    // Bad views, and views die with their base.
+    assert.throws(
+      () => view(base, 31, 1),
+      (e) => e instanceof ShapeError && /rows \* cols/.test(e.message),
+    );
+    assert.throws(() => view(base, -1, 2), ShapeError);
+    v.dispose();
+    assert.equal(base.disposed, false, "disposing a view leaves its base");
+    base.dispose();
+    assert.equal(v.disposed, true);
+    assert.throws(() => v.read(), BackendError);
+    assert.throws(() => view(base, 1, 1), BackendError);
+  });
+}
