@@ -31,14 +31,23 @@
 // Depthwise, scalar flavour: the same zero-bordered plane (no de-interleaving), one output
 // pixel at a time; 3x3 with its nine weights in locals.
 //
-// First layer (conv2d): im2col into scratch (row t = (ky * 3 + kx) * cin + ci, one column per
-// output pixel in (image, row, column) order), then the dense GEMM of as/gemm.ts multiplies the
-// [cout x 9 cin] weights by it straight into the CHW output, with its bias and clamp.
+// First layer (conv2d): the dense GEMM of as/gemm.ts multiplies the [cout x 9 cin] weights by
+// the im2col matrix (row t = (ky * 3 + kx) * cin + ci, one column per output pixel in (image,
+// row, column) order) straight into the CHW output, with its bias and clamp. Where the GEMM's
+// tiled path runs (packsImage) it packs its panels straight from the image (gemmImage); else,
+// and in the scalar flavour, im2col is written to scratch first.
 //
 // The clamp is min(max(x, lo), hi) with f32x4.max/min semantics (NaN-propagating, -0 < +0),
 // done as pmax/pmin with a sign-bit fix-up, as in as/gemm.ts.
 
-import { gemm, gemmScratchBytes } from "./gemm";
+import {
+  describeImage,
+  gemm,
+  gemmImage,
+  gemmScratchBytes,
+  IMAGE_BYTES,
+  packsImage,
+} from "./gemm";
 
 // @ts-ignore: decorator
 @inline function madd(a: v128, b: v128, c: v128): v128 {
@@ -1208,6 +1217,9 @@ export function conv2dScratchBytes(
   if (n == 0 || cout == 0) return 0;
   const kk = <u64>9 * cin;
   if (n > TOO_LARGE || kk > TOO_LARGE) return saturate(TOO_LARGE + 1);
+  if (ASC_FEATURE_SIMD && packsImage(cout, <u32>kk, <u32>n)) {
+    return saturate(<u64>IMAGE_BYTES + gemmScratchBytes(cout, <u32>kk, <u32>n));
+  }
   const cols = align64(kk * n * 4);
   if (cols > TOO_LARGE) return saturate(cols);
   return saturate(cols + gemmScratchBytes(cout, <u32>kk, <u32>n));
@@ -1243,6 +1255,12 @@ export function conv2d(
   const n = batch * outHeight * outWidth;
   if (cout == 0 || cin == 0 || n == 0) return;
   const kk = 9 * cin;
+  if (ASC_FEATURE_SIMD && packsImage(cout, kk, n)) {
+    // The GEMM packs its B panels straight from the image (no im2col matrix).
+    describeImage(scratch, cin, height, width, stride, padTop, padLeft, outHeight, outWidth, x);
+    gemmImage(cout, kk, n, weights, scratch, bias, y, minv, maxv, scratch + IMAGE_BYTES);
+    return;
+  }
   im2col(cin, batch, height, width, stride, padTop, padLeft, outHeight, outWidth, x, scratch);
   const gs = scratch + <usize>align64(<u64>kk * n * 4);
   gemm(cout, kk, n, weights, scratch, bias, y, minv, maxv, gs);

@@ -347,12 +347,14 @@ function gemmSimd(
   minv: f32,
   maxv: f32,
   scratch: usize,
+  img: usize = 0,
 ): void {
   if (isNaN(minv) || isNaN(maxv)) {
     // max(x, NaN) and min(x, NaN) are NaN whatever x is.
     fillBias(m, n, 0, c, minv, maxv);
     return;
   }
+  // With an image source (img != 0) the caller has checked packsImage: neither of these holds.
   if (useDot(m, k, n)) {
     gemmDot(m, k, n, a, b, bias, c, minv, maxv, scratch);
     return;
@@ -385,6 +387,8 @@ function gemmSimd(
           const src = a + ((<usize>(jc + jr) * k + pc) << 2);
           packBTrans(dst, src, <usize>k << 2, kc, min(NR, nc - jr));
         }
+      } else if (img != 0) {
+        packBImage(bblk, img, pc, jc, kc, nc);
       } else {
         packBNormal(bblk, b + ((<usize>pc * n + jc) << 2), ldc, kc, nc);
       }
@@ -943,6 +947,181 @@ function edgeTile(
         base + ((<usize>r * rs + <usize>q * qs) << 2),
         load<f32>(tile + (<usize>(r * NR + q) << 2)),
       );
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// B from an image: the first-layer 3x3 convolution (as/chw.ts conv2d) multiplies its weights by
+// the im2col matrix of the image, B[t][p] with t = (ky * 3 + kx) * cin + ci and p = (image, oy,
+// ox), 0 outside the image. Instead of writing that matrix and then packing it, packBImage
+// builds the packed B' panels straight from the HWC image: for one pixel and one ky, the 3 cin
+// values t = ky * 3 cin .. are contiguous in the image, so four pixels' runs are four rows of a
+// transpose. The image's geometry is a descriptor of u32 fields at these byte offsets.
+// @ts-ignore: decorator
+@inline const IM_CIN: usize = 0;
+// @ts-ignore: decorator
+@inline const IM_HEIGHT: usize = 4;
+// @ts-ignore: decorator
+@inline const IM_WIDTH: usize = 8;
+// @ts-ignore: decorator
+@inline const IM_STRIDE: usize = 12;
+// @ts-ignore: decorator
+@inline const IM_PAD_TOP: usize = 16;
+// @ts-ignore: decorator
+@inline const IM_PAD_LEFT: usize = 20;
+// @ts-ignore: decorator
+@inline const IM_OUT_HEIGHT: usize = 24;
+// @ts-ignore: decorator
+@inline const IM_OUT_WIDTH: usize = 28;
+// @ts-ignore: decorator
+@inline const IM_X: usize = 32;
+/** Bytes of the image descriptor (a cache line, so the scratch after it stays aligned). */
+export const IMAGE_BYTES: usize = 64;
+
+/** Writes the descriptor of a 3x3 convolution's HWC image source at img (IMAGE_BYTES). */
+export function describeImage(
+  img: usize,
+  cin: u32,
+  height: u32,
+  width: u32,
+  stride: u32,
+  padTop: u32,
+  padLeft: u32,
+  outHeight: u32,
+  outWidth: u32,
+  x: usize,
+): void {
+  store<u32>(img + IM_CIN, cin);
+  store<u32>(img + IM_HEIGHT, height);
+  store<u32>(img + IM_WIDTH, width);
+  store<u32>(img + IM_STRIDE, stride);
+  store<u32>(img + IM_PAD_TOP, padTop);
+  store<u32>(img + IM_PAD_LEFT, padLeft);
+  store<u32>(img + IM_OUT_HEIGHT, outHeight);
+  store<u32>(img + IM_OUT_WIDTH, outWidth);
+  store<u32>(img + IM_X, <u32>x);
+}
+
+/**
+ * Whether `gemmImage` runs for these sizes: the SIMD flavours' tiled kernels in the normal
+ * orientation (the dot-product and transposed paths pack differently).
+ */
+export function packsImage(m: u32, k: u32, n: u32): bool {
+  return ASC_FEATURE_SIMD && m != 0 && n != 0 && k != 0 && !useDot(m, k, n) &&
+    !useTransposed(m, n);
+}
+
+/**
+ * C = clamp(bias + A B, minv, maxv) where B is the im2col matrix of the 3x3 convolution
+ * described at `img` (IMAGE_BYTES, see the section comment; 9 cin = k). Only where packsImage
+ * holds; `scratch` as for gemm(m, k, n).
+ */
+export function gemmImage(
+  m: u32,
+  k: u32,
+  n: u32,
+  a: usize,
+  img: usize,
+  bias: usize,
+  c: usize,
+  minv: f32,
+  maxv: f32,
+  scratch: usize,
+): void {
+  if (ASC_FEATURE_SIMD) gemmSimd(m, k, n, a, 0, bias, c, minv, maxv, scratch, img);
+}
+
+// Packs rows pc..pc+kc, columns (pixels) jc..jc+nc of the image's im2col matrix into NR-column
+// panels at dst, the last one zero-padded. Four pixels at a time: with 3 input channels (the
+// RGB stem), k in one block and the four pixels' windows inside one image row, each ky is two
+// 4x4 transposes and a gathered ninth row (or zeros above and below the image); other pixels
+// go value by value.
+function packBImage(dst: usize, img: usize, pc: u32, jc: u32, kc: u32, nc: u32): void {
+  const cin = load<u32>(img, IM_CIN);
+  const height = load<u32>(img, IM_HEIGHT);
+  const width = load<u32>(img, IM_WIDTH);
+  const s = load<u32>(img, IM_STRIDE);
+  const padTop = load<u32>(img, IM_PAD_TOP);
+  const padLeft = load<u32>(img, IM_PAD_LEFT);
+  const oh = load<u32>(img, IM_OUT_HEIGHT);
+  const ow = load<u32>(img, IM_OUT_WIDTH);
+  const x = <usize>load<u32>(img, IM_X);
+  const pstep = panelBytes(kc);
+  const pixel = <usize>cin << 2;
+  const rowBytes = <usize>width * pixel;
+  const imageBytes = <usize>height * rowBytes;
+  const step = <usize>s * pixel; // from one output pixel's window to the next
+  const fast = cin == 3 && pc == 0 && kc == 27;
+  // The pixel of column jc: image nn, row oy, column ox.
+  const planePixels = oh * ow;
+  let nn = jc / planePixels;
+  let oy = (jc - nn * planePixels) / ow;
+  let ox = jc - nn * planePixels - oy * ow;
+  const cols = (nc + NR - 1) / NR * NR;
+  for (let j: u32 = 0; j < cols; j += 4) {
+    const d = dst + <usize>(j / NR) * pstep + (<usize>(j & 4) << 2);
+    if (
+      fast && j + 4 <= nc && ox + 4 <= ow && ox * s >= padLeft &&
+      (ox + 3) * s + 3 <= width + padLeft
+    ) {
+      const p0 = x + <usize>nn * imageBytes + <usize>(ox * s - padLeft) * pixel;
+      for (let ky: u32 = 0; ky < 3; ky++) {
+        const dk = d + <usize>ky * (9 * NR * 4);
+        const iy = <i32>(oy * s + ky) - <i32>padTop;
+        if (iy < 0 || iy >= <i32>height) {
+          for (let t: usize = 0; t < 9; t++) v128.store(dk + t * (NR * 4), i32x4.splat(0));
+        } else {
+          const p = p0 + <usize>iy * rowBytes;
+          transposeStore4(dk, NR * 4, p, step);
+          transposeStore4(dk + 4 * (NR * 4), NR * 4, p + 16, step);
+          let v = f32x4.splat(load<f32>(p, 32));
+          v = f32x4.replace_lane(v, 1, load<f32>(p + step, 32));
+          v = f32x4.replace_lane(v, 2, load<f32>(p + step * 2, 32));
+          v = f32x4.replace_lane(v, 3, load<f32>(p + step * 3, 32));
+          v128.store(dk + 8 * (NR * 4), v);
+        }
+      }
+      ox += 4;
+      if (ox == ow) {
+        ox = 0;
+        if (++oy == oh) {
+          oy = 0;
+          nn++;
+        }
+      }
+      continue;
+    }
+    for (let q: u32 = 0; q < 4; q++) {
+      const col = d + (<usize>q << 2);
+      if (j + q >= nc) {
+        for (let r: u32 = 0; r < kc; r++) store<f32>(col + <usize>r * (NR * 4), 0);
+        continue;
+      }
+      const base = x + <usize>nn * imageBytes;
+      let t: u32 = 0;
+      for (let ky: u32 = 0; ky < 3; ky++) {
+        const iy = <i32>(oy * s + ky) - <i32>padTop;
+        for (let kx: u32 = 0; kx < 3; kx++) {
+          const ix = <i32>(ox * s + kx) - <i32>padLeft;
+          const inside = iy >= 0 && iy < <i32>height && ix >= 0 && ix < <i32>width;
+          const src = base + <usize>(inside ? iy : 0) * rowBytes + <usize>(inside ? ix : 0) * pixel;
+          for (let ci: u32 = 0; ci < cin; ci++) {
+            if (t >= pc && t < pc + kc) {
+              const v: f32 = inside ? load<f32>(src + (<usize>ci << 2)) : 0;
+              store<f32>(col + <usize>(t - pc) * (NR * 4), v);
+            }
+            t++;
+          }
+        }
+      }
+      if (++ox == ow) {
+        ox = 0;
+        if (++oy == oh) {
+          oy = 0;
+          nn++;
+        }
+      }
     }
   }
 }
