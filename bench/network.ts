@@ -13,7 +13,7 @@ import {
   seededRandom,
   type Weight,
 } from "../mod.ts";
-import { measure, type MeasureOptions, quantile } from "./layers.ts";
+import { type Measurement, type MeasureOptions, quantile, warmUp } from "./layers.ts";
 
 /** One way of running a network. */
 export interface Variant {
@@ -83,9 +83,9 @@ export function variantWeights(spec: NetworkSpec, v: Variant, seed = 1): Map<str
   return v.prune ? pruneNetwork(spec, w, v.prune) : w;
 }
 
-/** Options of {@link benchNetwork}. */
+/** Options of {@link benchVariants}. */
 export interface NetworkBenchOptions {
-  /** Time budget for latency samples, ms (default 3000). */
+  /** Time budget for latency samples, ms per network timed (default 3000). */
   readonly budgetMs?: number;
   /** Profiled runs for the per-layer medians (default 15). */
   readonly profileRuns?: number;
@@ -116,62 +116,138 @@ export function relativeDiff(a: Float32Array, b: Float32Array): number {
   return diff / scale;
 }
 
-/** Latency and per-layer medians of one compiled network. */
-export function timeNetwork(
-  net: Network,
-  input: Float32Array,
-  options: NetworkBenchOptions = {},
-): Pick<NetworkResult, "medianMs" | "minMs" | "maxMs" | "samples" | "layers"> {
-  const m = measure(() => net.run(input), latencyOptions(options.budgetMs ?? 3000));
-  const runs = options.profileRuns ?? 15;
+/**
+ * Latency of several functions sampled in turn, so that a slow phase of a shared host falls on
+ * all of them alike and their ratios hold (timed one after the other, such a phase could land on
+ * one variant only). Each is warmed up first. A round gives each function one untimed call (its
+ * weights back in cache after the others ran) and then `perRound` timed calls, one sample each;
+ * rounds run until every function has `minSamples` samples and the budget (`budgetMs` per
+ * function) is spent, or it has `maxSamples`.
+ */
+export function interleavedLatency(
+  fns: readonly (() => unknown)[],
+  budgetMs: number,
+  perRound = 5,
+): Measurement[] {
+  const { warmupMs, minSamples, maxSamples } = latencyOptions(budgetMs);
+  for (const fn of fns) warmUp(fn, { minMs: warmupMs });
+  const times: number[][] = fns.map(() => []);
+  const s0 = performance.now();
+  let n = 0;
+  while (n < maxSamples && (n < minSamples || performance.now() - s0 < budgetMs * fns.length)) {
+    const k = Math.min(perRound, maxSamples - n);
+    fns.forEach((fn, i) => {
+      fn();
+      for (let j = 0; j < k; j++) {
+        const t0 = performance.now();
+        fn();
+        times[i].push((performance.now() - t0) / 1000);
+      }
+    });
+    n += k;
+  }
+  return times.map((t) => {
+    const sorted = t.slice().sort((a, b) => a - b);
+    const median = quantile(sorted, 0.5);
+    const dev = sorted.map((x) => Math.abs(x - median)).sort((a, b) => a - b);
+    return {
+      median,
+      min: sorted[0],
+      max: sorted[sorted.length - 1],
+      relMad: quantile(dev, 0.5) / median,
+      samples: sorted.length,
+      reps: 1,
+    };
+  });
+}
+
+/** Per-layer medians of a compiled network over `runs` profiled runs. */
+export function layerTimes(net: Network, input: Float32Array, runs: number): LayerResult[] {
   const per: number[][] = net.shapes.map(() => []);
   for (let r = 0; r < runs; r++) {
     net.profile(input).layers.forEach((l, i) => per[i].push(l.ms));
   }
-  const layers = net.shapes.map((s, i) => ({
+  return net.shapes.map((s, i) => ({
     name: s.layer.name,
     kind: s.layer.kind,
     path: net.paths[i],
     shape: `${s.cout}x${s.height}x${s.width}`,
     medianMs: quantile(per[i].sort((a, b) => a - b), 0.5),
   }));
-  return {
-    medianMs: m.median * 1e3,
-    minMs: m.min * 1e3,
-    maxMs: m.max * 1e3,
-    samples: m.samples,
-    layers,
-  };
 }
 
-/** Compiles, times and (optionally) verifies one variant of a network. */
-export function benchNetwork(
+/** A variant's result, or why it failed. */
+export type VariantOutcome =
+  | { readonly ok: true; readonly result: NetworkResult }
+  | { readonly ok: false; readonly variant: Variant; readonly error: unknown };
+
+/**
+ * Compiles every variant of a network, samples their latencies interleaved (with `others`, e.g.
+ * TensorFlow.js's network, in the same rounds), then times each variant's layers and (optionally)
+ * checks it against the reference. A variant that fails to compile or run is reported, not
+ * thrown.
+ */
+export function benchVariants(
   backend: Backend,
   spec: NetworkSpec,
-  v: Variant,
+  variants: readonly Variant[],
   options: NetworkBenchOptions = {},
-): NetworkResult {
-  const weights = variantWeights(spec, v);
+  others: readonly (() => unknown)[] = [],
+): { variants: VariantOutcome[]; others: Measurement[] } {
   const input = image(spec);
-  using net = compileNetwork(spec, weights, { backend, mode: v.mode });
-  options.progress?.(`${spec.name} ${v.id}: timing`);
-  const timed = timeNetwork(net, input, options);
-  let maxRatio: number | undefined, relDiff: number | undefined;
-  if (options.verify ?? true) {
-    options.progress?.(`${spec.name} ${v.id}: checking against the reference`);
-    const trace = net.trace(input);
-    maxRatio = Math.max(...compareLayers(spec, weights, input, trace).map((l) => l.ratio));
-    const want = referenceNetwork(spec, weights, input).output.data;
-    relDiff = relativeDiff(net.run(input).data, want);
+  const compiled: { v: Variant; weights: Map<string, Weight>; net: Network }[] = [];
+  const failed: VariantOutcome[] = [];
+  try {
+    for (const v of variants) {
+      try {
+        const weights = variantWeights(spec, v);
+        const net = compileNetwork(spec, weights, { backend, mode: v.mode });
+        compiled.push({ v, weights, net });
+      } catch (error) {
+        failed.push({ ok: false, variant: v, error });
+      }
+    }
+    options.progress?.(`${spec.name}: timing ${compiled.map((c) => c.v.id).join(", ")}`);
+    const runs = compiled.map(({ net }) => () => net.run(input));
+    const lat = interleavedLatency([...runs, ...others], options.budgetMs ?? 3000);
+    const outcomes: VariantOutcome[] = compiled.map(({ v, weights, net }, i) => {
+      try {
+        const layers = layerTimes(net, input, options.profileRuns ?? 15);
+        let maxRatio: number | undefined, relDiff: number | undefined;
+        if (options.verify ?? true) {
+          options.progress?.(`${spec.name} ${v.id}: checking against the reference`);
+          const trace = net.trace(input);
+          maxRatio = Math.max(...compareLayers(spec, weights, input, trace).map((l) => l.ratio));
+          const want = referenceNetwork(spec, weights, input).output.data;
+          relDiff = relativeDiff(net.run(input).data, want);
+        }
+        const m = lat[i];
+        const result: NetworkResult = {
+          network: spec.name ?? "network",
+          variant: v.id,
+          label: v.label,
+          medianMs: m.median * 1e3,
+          minMs: m.min * 1e3,
+          maxMs: m.max * 1e3,
+          samples: m.samples,
+          layers,
+          maxRatio,
+          relDiff,
+        };
+        return { ok: true, result };
+      } catch (error) {
+        return { ok: false, variant: v, error };
+      }
+    });
+    const order = (o: VariantOutcome) =>
+      variants.indexOf(o.ok ? variants.find((v) => v.id === o.result.variant)! : o.variant);
+    return {
+      variants: [...outcomes, ...failed].sort((a, b) => order(a) - order(b)),
+      others: lat.slice(runs.length),
+    };
+  } finally {
+    for (const { net } of compiled) net.dispose();
   }
-  return {
-    network: spec.name ?? "network",
-    variant: v.id,
-    label: v.label,
-    ...timed,
-    maxRatio,
-    relDiff,
-  };
 }
 
 /**

@@ -1126,14 +1126,17 @@ function networkSection(net: SavedNetworks): { md: string[]; images: Record<stri
     "### How the end-to-end figures are defined",
     "",
     "- **Latency** (median, min) = wall time of one `net.run(image)`: copying the HWC image " +
-      "into wasm memory, every layer, and copying the logits out. Timed with `measure` " +
-      `(bench/layers.ts): a warm-up of at least ${t.warmupMs} ms that runs until the speed ` +
-      `settles (V8 tiers up to TurboFan), then one call per sample, at least ${t.minSamples} ` +
-      `samples and until ${t.budgetMs} ms have passed (at most ${t.maxSamples}); the median ` +
-      "of the samples, and the fastest one.",
+      "into wasm memory, every layer, and copying the logits out. Timed with " +
+      "`interleavedLatency` (bench/network.ts): each variant of a network, and TensorFlow.js's " +
+      `network, gets a warm-up of at least ${t.warmupMs} ms that runs until the speed settles ` +
+      "(V8 tiers up to TurboFan); then they are sampled in turn, in rounds of one untimed call " +
+      "(its weights back in cache after the others ran) and five timed ones each, so a slow " +
+      "phase of the host falls on all of them alike; one call per sample, at least " +
+      `${t.minSamples} samples and until ${t.budgetMs} ms per network have passed (at most ` +
+      `${t.maxSamples}); the median of the samples, and the fastest one.`,
     "- **vs our dense** = the dense variant's median over this row's median; **vs " +
       "TensorFlow.js** = the TensorFlow.js median over this row's median.",
-    "- **TensorFlow.js** is timed with the same `measure`; each of its runs creates the input " +
+    "- **TensorFlow.js** is timed in the same rounds; each of its runs creates the input " +
       "tensor from the image, runs the network, and reads the logits back with `dataSync()`, " +
       "in one thread (the only one Deno can run: `bench/tfjs.ts`).",
     `- **Per layer** = the median over ${t.profileRuns} \`net.profile(image)\` runs of each ` +

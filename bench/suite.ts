@@ -21,14 +21,13 @@ import {
   CONFIGS,
   geomean,
   LAYERS,
-  measure,
   setupLayer,
   type SparseConfig,
   warmUp,
   type Workload,
 } from "./layers.ts";
 import {
-  benchNetwork,
+  benchVariants,
   image,
   latencyOptions,
   type NetworkResult,
@@ -356,7 +355,10 @@ export function analyse(
   return { rows, geomeans, targets };
 }
 
-/** How the networks are timed: the `measure` options `timeNetwork` (bench/network.ts) uses. */
+/**
+ * How the networks are timed: the sampling options `benchVariants` (bench/network.ts) uses, every
+ * variant and TensorFlow.js's network sampled in the same rounds.
+ */
 export function networkTiming(quick: boolean): SavedNetworks["timing"] {
   const { warmupMs, minSamples, maxSamples, budgetMs } = latencyOptions(quick ? 800 : 3000);
   return {
@@ -372,17 +374,23 @@ function message(e: unknown): string {
   return e instanceof Error ? `${e.name}: ${e.message}` : String(e);
 }
 
+/** TensorFlow.js's network, ready to time, and what the result records besides the timing. */
+interface TfjsRun {
+  readonly run: () => unknown;
+  readonly info: Omit<SavedTfjsResult, "medianMs" | "minMs" | "maxMs" | "samples">;
+  readonly dispose: () => void;
+}
+
 /**
  * The dense MobileNet v1 or v2 on TensorFlow.js's wasm backend, with the weights of our dense
- * variant, timed like our networks, and its logits compared with our dense network's on the same
- * image.
+ * variant, its logits compared with our dense network's on the same image; timed in the same
+ * rounds as our variants (see `benchVariants`).
  */
-async function runTfjs(
+async function prepareTfjs(
   backend: Backend,
   spec: NetworkSpec,
   model: "v1" | "v2",
-  timing: SavedNetworks["timing"],
-): Promise<SavedTfjsResult> {
+): Promise<TfjsRun> {
   // Loaded only when used, so --no-tfjs runs without the npm packages.
   const { createTfjsMobileNetV1, createTfjsMobileNetV2 } = await import("./tfjs.ts");
   const { version_core } = await import("@tensorflow/tfjs-core");
@@ -398,22 +406,22 @@ async function runTfjs(
   const net = await create(tfjsWeights(spec, weights), { inputSize: spec.input.height });
   try {
     const relDiff = relativeDiff(net.run(input), ours);
-    const m = measure(() => net.run(input), latencyOptions(timing.budgetMs));
     return {
-      network: spec.name ?? "network",
-      version: version_core,
-      backend: net.backend,
-      binary: net.binary,
-      simd: net.simd,
-      threads: net.threads,
-      medianMs: m.median * 1e3,
-      minMs: m.min * 1e3,
-      maxMs: m.max * 1e3,
-      samples: m.samples,
-      relDiff,
+      run: () => net.run(input),
+      info: {
+        network: spec.name ?? "network",
+        version: version_core,
+        backend: net.backend,
+        binary: net.binary,
+        simd: net.simd,
+        threads: net.threads,
+        relDiff,
+      },
+      dispose: () => net.dispose(),
     };
-  } finally {
+  } catch (e) {
     net.dispose();
+    throw e;
   }
 }
 
@@ -559,41 +567,67 @@ async function runNetworks(
     v2: { result: null, note: skipped },
   };
   for (const [model, spec] of [["v1", v1], ["v2", v2]] as const) {
-    for (const v of VARIANTS) {
-      progress(`network ${spec.name} ${v.id} (${backend.flavour}) ...`);
-      try {
-        const r = benchNetwork(backend, spec, v, {
-          budgetMs: timing.budgetMs,
-          profileRuns: timing.profileRuns,
-          verify: true,
-        });
-        results.push(r);
-        progress(
-          `  median ${r.medianMs.toFixed(2)} ms (min ${r.minMs.toFixed(2)}, ${r.samples} runs), ` +
-            `max rel. diff ${r.relDiff?.toExponential(1)}, layer check ${
-              r.maxRatio === undefined ? "–" : r.maxRatio <= 1 ? "ok" : "FAILED"
-            }`,
-        );
-      } catch (e) {
-        failures.push(`${spec.name} ${v.id} on ${backend.flavour} failed: ${message(e)}`);
-        progress(`  failed: ${message(e)}`);
-      }
-    }
+    let t: TfjsRun | undefined;
     if (!noTfjs) {
-      progress(`network ${spec.name} on TensorFlow.js wasm ...`);
+      progress(`network ${spec.name} on TensorFlow.js wasm: loading ...`);
       try {
-        const t = await runTfjs(backend, spec, model, timing);
-        tfjs[model] = { result: t };
-        progress(
-          `  median ${t.medianMs.toFixed(2)} ms (min ${t.minMs.toFixed(2)}, ` +
-            `${t.samples} runs; ${t.binary}), rel. diff vs ours ${t.relDiff.toExponential(1)}`,
-        );
+        t = await prepareTfjs(backend, spec, model);
       } catch (e) {
         const note = `failed: ${message(e)}`;
         tfjs[model] = { result: null, note };
         failures.push(`TensorFlow.js ${spec.name} ${note}`);
         progress(`  ${note}`);
       }
+    }
+    progress(
+      `network ${spec.name}: ${VARIANTS.map((v) => v.id).join(", ")}${t ? ", tfjs" : ""} ` +
+        `(${backend.flavour}), timed in turn ...`,
+    );
+    try {
+      const out = benchVariants(backend, spec, VARIANTS, {
+        budgetMs: timing.budgetMs,
+        profileRuns: timing.profileRuns,
+        verify: true,
+      }, t ? [t.run] : []);
+      for (const o of out.variants) {
+        if (!o.ok) {
+          failures.push(
+            `${spec.name} ${o.variant.id} on ${backend.flavour} failed: ${message(o.error)}`,
+          );
+          progress(`  ${o.variant.id} failed: ${message(o.error)}`);
+          continue;
+        }
+        const r = o.result;
+        results.push(r);
+        progress(
+          `  ${r.variant}: median ${r.medianMs.toFixed(2)} ms (min ${r.minMs.toFixed(2)}, ` +
+            `${r.samples} runs), max rel. diff ${r.relDiff?.toExponential(1)}, layer check ${
+              r.maxRatio === undefined ? "–" : r.maxRatio <= 1 ? "ok" : "FAILED"
+            }`,
+        );
+      }
+      if (t) {
+        const m = out.others[0];
+        const result: SavedTfjsResult = {
+          ...t.info,
+          medianMs: m.median * 1e3,
+          minMs: m.min * 1e3,
+          maxMs: m.max * 1e3,
+          samples: m.samples,
+        };
+        tfjs[model] = { result };
+        progress(
+          `  tfjs: median ${result.medianMs.toFixed(2)} ms (min ${result.minMs.toFixed(2)}, ` +
+            `${result.samples} runs; ${result.binary}), rel. diff vs ours ` +
+            result.relDiff.toExponential(1),
+        );
+      }
+    } catch (e) {
+      failures.push(`${spec.name} on ${backend.flavour} failed: ${message(e)}`);
+      progress(`  failed: ${message(e)}`);
+      if (t) tfjs[model] = { result: null, note: `not timed: ${message(e)}` };
+    } finally {
+      t?.dispose();
     }
   }
   const saved: SavedNetworkResult[] = results;
