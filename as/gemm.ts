@@ -1053,14 +1053,14 @@ function packBImage(dst: usize, img: usize, pc: u32, jc: u32, kc: u32, nc: u32):
   const imageBytes = <usize>height * rowBytes;
   const step = <usize>s * pixel; // from one output pixel's window to the next
   const fast = cin == 3 && pc == 0 && kc == 27;
-  // The pixel of column jc: image nn, row oy, column ox.
   const planePixels = oh * ow;
-  let nn = jc / planePixels;
-  let oy = (jc - nn * planePixels) / ow;
-  let ox = jc - nn * planePixels - oy * ow;
   const cols = (nc + NR - 1) / NR * NR;
   for (let j: u32 = 0; j < cols; j += 4) {
     const d = dst + <usize>(j / NR) * pstep + (<usize>(j & 4) << 2);
+    // Column jc + j is pixel (image nn, row oy, column ox).
+    const nn = (jc + j) / planePixels;
+    const oy = (jc + j) % planePixels / ow;
+    const ox = (jc + j) % ow;
     if (
       fast && j + 4 <= nc && ox + 4 <= ow && ox * s >= padLeft &&
       (ox + 3) * s + 3 <= width + padLeft
@@ -1082,14 +1082,6 @@ function packBImage(dst: usize, img: usize, pc: u32, jc: u32, kc: u32, nc: u32):
           v128.store(dk + 8 * (NR * 4), v);
         }
       }
-      ox += 4;
-      if (ox == ow) {
-        ox = 0;
-        if (++oy == oh) {
-          oy = 0;
-          nn++;
-        }
-      }
       continue;
     }
     for (let q: u32 = 0; q < 4; q++) {
@@ -1098,12 +1090,15 @@ function packBImage(dst: usize, img: usize, pc: u32, jc: u32, kc: u32, nc: u32):
         for (let r: u32 = 0; r < kc; r++) store<f32>(col + <usize>r * (NR * 4), 0);
         continue;
       }
-      const base = x + <usize>nn * imageBytes;
+      const pn = (jc + j + q) / planePixels;
+      const py = (jc + j + q) % planePixels / ow;
+      const px = (jc + j + q) % ow;
+      const base = x + <usize>pn * imageBytes;
       let t: u32 = 0;
       for (let ky: u32 = 0; ky < 3; ky++) {
-        const iy = <i32>(oy * s + ky) - <i32>padTop;
+        const iy = <i32>(py * s + ky) - <i32>padTop;
         for (let kx: u32 = 0; kx < 3; kx++) {
-          const ix = <i32>(ox * s + kx) - <i32>padLeft;
+          const ix = <i32>(px * s + kx) - <i32>padLeft;
           const inside = iy >= 0 && iy < <i32>height && ix >= 0 && ix < <i32>width;
           const src = base + <usize>(inside ? iy : 0) * rowBytes + <usize>(inside ? ix : 0) * pixel;
           for (let ci: u32 = 0; ci < cin; ci++) {
@@ -1113,13 +1108,6 @@ function packBImage(dst: usize, img: usize, pc: u32, jc: u32, kc: u32, nc: u32):
             }
             t++;
           }
-        }
-      }
-      if (++ox == ow) {
-        ox = 0;
-        if (++oy == oh) {
-          oy = 0;
-          nn++;
         }
       }
     }

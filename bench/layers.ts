@@ -389,6 +389,11 @@ export function measure(fn: () => unknown, options: MeasureOptions = {}): Measur
     for (let i = 0; i < reps; i++) sink = fn();
     times.push((performance.now() - t0) / 1000 / reps);
   }
+  return summarize(times, reps);
+}
+
+/** The {@link Measurement} of samples (seconds per call) of `reps` calls each. */
+export function summarize(times: readonly number[], reps: number): Measurement {
   const sorted = times.slice().sort((a, b) => a - b);
   const median = quantile(sorted, 0.5);
   const dev = sorted.map((t) => Math.abs(t - median)).sort((a, b) => a - b);

@@ -13,7 +13,7 @@ import {
   seededRandom,
   type Weight,
 } from "../mod.ts";
-import { type Measurement, type MeasureOptions, quantile, warmUp } from "./layers.ts";
+import { type Measurement, type MeasureOptions, quantile, summarize, warmUp } from "./layers.ts";
 
 /** One way of running a network. */
 export interface Variant {
@@ -146,19 +146,7 @@ export function interleavedLatency(
     });
     n += k;
   }
-  return times.map((t) => {
-    const sorted = t.slice().sort((a, b) => a - b);
-    const median = quantile(sorted, 0.5);
-    const dev = sorted.map((x) => Math.abs(x - median)).sort((a, b) => a - b);
-    return {
-      median,
-      min: sorted[0],
-      max: sorted[sorted.length - 1],
-      relMad: quantile(dev, 0.5) / median,
-      samples: sorted.length,
-      reps: 1,
-    };
-  });
+  return times.map((t) => summarize(t, 1));
 }
 
 /** Per-layer medians of a compiled network over `runs` profiled runs. */
@@ -195,22 +183,24 @@ export function benchVariants(
   others: readonly (() => unknown)[] = [],
 ): { variants: VariantOutcome[]; others: Measurement[] } {
   const input = image(spec);
-  const compiled: { v: Variant; weights: Map<string, Weight>; net: Network }[] = [];
-  const failed: VariantOutcome[] = [];
-  try {
-    for (const v of variants) {
-      try {
-        const weights = variantWeights(spec, v);
-        const net = compileNetwork(spec, weights, { backend, mode: v.mode });
-        compiled.push({ v, weights, net });
-      } catch (error) {
-        failed.push({ ok: false, variant: v, error });
-      }
+  // Each variant compiled, or why it failed to compile; in the order given.
+  type Compiled = { v: Variant; weights: Map<string, Weight>; net: Network };
+  const slots = variants.map((v): Compiled | { v: Variant; error: unknown } => {
+    try {
+      const weights = variantWeights(spec, v);
+      return { v, weights, net: compileNetwork(spec, weights, { backend, mode: v.mode }) };
+    } catch (error) {
+      return { v, error };
     }
+  });
+  const compiled = slots.filter((c): c is Compiled => "net" in c);
+  try {
     options.progress?.(`${spec.name}: timing ${compiled.map((c) => c.v.id).join(", ")}`);
     const runs = compiled.map(({ net }) => () => net.run(input));
     const lat = interleavedLatency([...runs, ...others], options.budgetMs ?? 3000);
-    const outcomes: VariantOutcome[] = compiled.map(({ v, weights, net }, i) => {
+    const outcomes = slots.map((c): VariantOutcome => {
+      if (!("net" in c)) return { ok: false, variant: c.v, error: c.error };
+      const { v, weights, net } = c;
       try {
         const layers = layerTimes(net, input, options.profileRuns ?? 15);
         let maxRatio: number | undefined, relDiff: number | undefined;
@@ -221,7 +211,7 @@ export function benchVariants(
           const want = referenceNetwork(spec, weights, input).output.data;
           relDiff = relativeDiff(net.run(input).data, want);
         }
-        const m = lat[i];
+        const m = lat[compiled.indexOf(c)];
         const result: NetworkResult = {
           network: spec.name ?? "network",
           variant: v.id,
@@ -239,12 +229,7 @@ export function benchVariants(
         return { ok: false, variant: v, error };
       }
     });
-    const order = (o: VariantOutcome) =>
-      variants.indexOf(o.ok ? variants.find((v) => v.id === o.result.variant)! : o.variant);
-    return {
-      variants: [...outcomes, ...failed].sort((a, b) => order(a) - order(b)),
-      others: lat.slice(runs.length),
-    };
+    return { variants: outcomes, others: lat.slice(runs.length) };
   } finally {
     for (const { net } of compiled) net.dispose();
   }
