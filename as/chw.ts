@@ -99,6 +99,31 @@ import {
   return v128.or(f32x4.pmin(y, hi), hiMask);
 }
 
+// The depthwise kernels' clamp, one instruction and one live vector fewer than clampv: pmax and
+// pmin, then + fix, which is +0 when minv is +0 (turning the -0 that pmax(-0, +0) keeps into
+// the +0 max gives; no other value changes, and no right answer is -0 then) and -0 otherwise
+// (adding -0 changes nothing). Exact for every maxv but -0, where min(+0, -0) is -0 and pmin
+// gives +0: `depthwise` then sets the sign bit of its outputs afterwards (see orSign).
+// @ts-ignore: decorator
+@inline function fixOf(minv: f32): v128 {
+  return f32x4.splat(reinterpret<u32>(minv) == 0 ? 0.0 : -0.0);
+}
+
+// @ts-ignore: decorator
+@inline function clampFix(x: v128, lo: v128, hi: v128, fix: v128): v128 {
+  return f32x4.add(f32x4.pmin(f32x4.pmax(x, lo), hi), fix);
+}
+
+// Sets the sign bit of n floats at p. For outputs clamped to a maxv of -0, every right answer
+// is at most -0 or NaN, so this turns the +0 that pmin leaves into -0 and changes nothing else
+// (a NaN stays a NaN).
+function orSign(p: usize, n: usize): void {
+  const end = p + (n << 2);
+  const sign = i32x4.splat(0x80000000);
+  for (; p + 16 <= end; p += 16) v128.store(p, v128.or(v128.load(p), sign));
+  for (; p < end; p += 4) store<u32>(p, load<u32>(p) | 0x80000000);
+}
+
 // ---------------------------------------------------------------------------------------------
 // Depthwise convolution.
 
@@ -134,6 +159,11 @@ export function depthwiseScratchBytes(
   const rows = <u64>(stripRows(kernel, stride, outHeight, rsBytes) - 1) * stride + kernel;
   return saturate(<u64>TILE_BYTES + rows * rsBytes);
 }
+
+// Narrowest image the 3x3 stride-1 depthwise reads directly: on narrower ones the rows next to
+// the padding, done apart through the scratch plane, cost more than the copy saves.
+// @ts-ignore: decorator
+@inline const DIRECT_WIDTH: u32 = 8;
 
 // Scratch bytes a strip of the padded plane may take: with room for the rows being written and
 // the input streaming in, a strip stays in a 32 KiB L1 data cache between its copy and its use.
@@ -215,43 +245,96 @@ export function depthwise(
     }
     return;
   }
+  const negZeroMax = reinterpret<u32>(maxv) == 0x80000000;
   const tile = scratch;
   const plane = scratch + TILE_BYTES;
   const rs = <usize>rowFloats(k, s, outWidth) << 2;
-  const half = rs >> 1;
   const strip = stripRows(k, s, outHeight, <u64>rs);
   memory.fill(plane, 0, <usize>((strip - 1) * s + k) * rs);
   const outRow = <usize>outWidth << 2;
+  // 3x3 stride 1 with one column of padding each side reads its taps straight from the image
+  // (no copy) for the output rows whose three input rows are all inside it, [d0, d1).
+  const direct = k == 3 && s == 1 && padLeft == 1 && outWidth == width && width >= DIRECT_WIDTH;
+  const top: u32 = min(padTop, outHeight);
+  const end: i32 = min<i32>(<i32>outHeight, <i32>(height + padTop) - 2);
+  const d0: u32 = direct && end > <i32>top ? top : 0;
+  const d1: u32 = direct && end > <i32>top ? <u32>end : 0;
+  // A plane done in more than one strip re-zeroes the scratch rows outside the image.
+  const refill = d1 > d0 || strip != outHeight;
   let xp = x;
   let yp = y;
   for (let c: u32 = 0; c < channels; c++) {
     const wp = weights + ((<usize>c * k * k) << 2);
     const b: f32 = bias != 0 ? load<f32>(bias + (<usize>c << 2)) : 0;
     for (let n: u32 = 0; n < batch; n++) {
-      // Strips of output rows (one, for a plane that fits), each from its own padded rows:
-      // scratch row r holds image row oy0 * s + r - padTop, zeros where that is outside the
-      // image. With one strip per plane every plane writes the same rows, so the rows outside
-      // the image stay as zeroed above; with more, earlier strips wrote image rows there.
-      for (let oy0: u32 = 0; oy0 < outHeight; oy0 += strip) {
-        const so = min(strip, outHeight - oy0);
-        const rows = (so - 1) * s + k;
-        const top = <i32>(oy0 * s) - <i32>padTop; // image row of scratch row 0
-        const r0 = <u32>max<i32>(0, -top); // first scratch row inside the image
-        const r1 = <u32>max<i32>(<i32>r0, min<i32>(<i32>rows, <i32>height - top));
-        if (strip != outHeight) {
-          if (r0 > 0) memory.fill(plane, 0, <usize>r0 * rs);
-          if (r1 < rows) memory.fill(plane + <usize>r1 * rs, 0, <usize>(rows - r1) * rs);
-        }
-        const src = xp + <usize>(<i32>r0 + top) * inRow;
-        const dst = plane + <usize>r0 * rs;
-        if (s == 1) copyRows1(src, inRow, r1 - r0, colsIn, dst + (<usize>padLeft << 2), rs);
-        else copyRows2(src, inRow, r1 - r0, colsIn, dst, padLeft, rs, half);
-        const q = yp + <usize>oy0 * outRow;
-        dwPlane(k, s, plane, rs, half, q, so, outWidth, wp, b, minv, maxv, clamp, tile);
+      // Output rows [d0, d1) straight from the image (see `direct`), the rest in strips
+      // through the padded scratch plane.
+      if (d1 > d0) {
+        const q = yp + <usize>d0 * outRow;
+        dw3s1Plane(true, xp + <usize>(d0 - padTop) * inRow, inRow, q, d1 - d0, outWidth,
+          wp, b, minv, maxv, clamp, tile);
+        if (negZeroMax) orSign(q, <usize>(d1 - d0) * outWidth);
       }
+      paddedRows(0, d0, strip, xp, inRow, height, padTop, padLeft, colsIn, k, s,
+        plane, rs, refill, yp, outRow, outWidth, wp, b, minv, maxv, clamp, negZeroMax, tile);
+      paddedRows(d1, outHeight, strip, xp, inRow, height, padTop, padLeft, colsIn, k, s,
+        plane, rs, refill, yp, outRow, outWidth, wp, b, minv, maxv, clamp, negZeroMax, tile);
       xp += inPlane;
       yp += outPlane;
     }
+  }
+}
+
+// Output rows [o0, o1) of one plane in strips of at most `strip` rows, each from its own padded
+// rows copied to the scratch plane: scratch row r holds image row oy0 * s + r - padTop, zeros
+// where that is outside the image. Without `refill`, every strip of every plane writes the same
+// scratch rows, so those outside the image stay as zeroed once per call; with it, earlier strips
+// may have written image rows there, and they are zeroed again.
+// @ts-ignore: decorator
+@inline function paddedRows(
+  o0: u32,
+  o1: u32,
+  strip: u32,
+  xp: usize,
+  inRow: usize,
+  height: u32,
+  padTop: u32,
+  padLeft: u32,
+  colsIn: u32,
+  k: u32,
+  s: u32,
+  plane: usize,
+  rs: usize,
+  refill: bool,
+  yp: usize,
+  outRow: usize,
+  outWidth: u32,
+  wp: usize,
+  b: f32,
+  minv: f32,
+  maxv: f32,
+  clamp: bool,
+  negZeroMax: bool,
+  tile: usize,
+): void {
+  const half = rs >> 1;
+  for (let oy0 = o0; oy0 < o1; oy0 += strip) {
+    const so = min(strip, o1 - oy0);
+    const rows = (so - 1) * s + k;
+    const top = <i32>(oy0 * s) - <i32>padTop; // image row of scratch row 0
+    const r0 = <u32>max<i32>(0, -top); // first scratch row inside the image
+    const r1 = <u32>max<i32>(<i32>r0, min<i32>(<i32>rows, <i32>height - top));
+    if (refill) {
+      if (r0 > 0) memory.fill(plane, 0, <usize>r0 * rs);
+      if (r1 < rows) memory.fill(plane + <usize>r1 * rs, 0, <usize>(rows - r1) * rs);
+    }
+    const src = xp + <usize>(<i32>r0 + top) * inRow;
+    const dst = plane + <usize>r0 * rs;
+    if (s == 1) copyRows1(src, inRow, r1 - r0, colsIn, dst + (<usize>padLeft << 2), rs);
+    else copyRows2(src, inRow, r1 - r0, colsIn, dst, padLeft, rs, half);
+    const q = yp + <usize>oy0 * outRow;
+    dwPlane(k, s, plane, rs, half, q, so, outWidth, wp, b, minv, maxv, clamp, tile);
+    if (negZeroMax) orSign(q, <usize>so * outWidth);
   }
 }
 
@@ -356,14 +439,13 @@ function putTail(q: usize, ldy: usize, R: u32, lanes: u32, tile: usize): void {
   clamp: bool,
   lo: v128,
   hi: v128,
-  lm: v128,
-  hm: v128,
+  fix: v128,
 ): void {
   if (clamp) {
-    a0 = clampv(a0, lo, hi, lm, hm);
-    if (R > 1) a1 = clampv(a1, lo, hi, lm, hm);
-    if (R > 2) a2 = clampv(a2, lo, hi, lm, hm);
-    if (R > 3) a3 = clampv(a3, lo, hi, lm, hm);
+    a0 = clampFix(a0, lo, hi, fix);
+    if (R > 1) a1 = clampFix(a1, lo, hi, fix);
+    if (R > 2) a2 = clampFix(a2, lo, hi, fix);
+    if (R > 3) a3 = clampFix(a3, lo, hi, fix);
   }
   const d = q + at;
   if (ox + 4 <= ow) {
@@ -404,14 +486,151 @@ function putTail(q: usize, ldy: usize, R: u32, lanes: u32, tile: usize): void {
   }
 }
 
-// 3x3, stride 1: R <= 4 output rows (one group) across the whole width; see the
-// file comment. Input row i feeds output row r with weight row i - r.
+// The tap vectors of one input row for a column of 4 output pixels, in the order they are
+// loaded, by edge mode E (a constant in every expansion). E = 0: r points at the pixel left of
+// the column, and the taps are the vectors at r, r + 1 and r + 2 pixels (left, middle, right),
+// one load each. The direct path reads image rows, with no padding: E = 1, the first column of
+// a row, r at the row's start: the middle vector is loaded first and the left one is it moved up
+// a lane with a zero coming in, so the first two taps come in the order (middle, left); E = 2,
+// the last column, r as for E = 0: the right vector is the middle one moved down a lane with a
+// zero coming in. Each tap replaces the one before it, so one vector is live at a time.
+// @ts-ignore: decorator
+@inline function tap1(E: u32, r: usize): v128 {
+  return v128.load(r);
+}
+
+// @ts-ignore: decorator
+@inline function tap2(E: u32, r: usize, t1: v128): v128 {
+  return (E & 1) != 0 ? v128.shuffle<f32>(f32x4.splat(0), t1, 3, 4, 5, 6) : v128.load(r, 4);
+}
+
+// @ts-ignore: decorator
+@inline function tap3(E: u32, r: usize, t2: v128): v128 {
+  if ((E & 2) != 0) return v128.shuffle<f32>(t2, f32x4.splat(0), 1, 2, 3, 4);
+  return (E & 1) != 0 ? v128.load(r, 4) : v128.load(r, 8);
+}
+
+// 3x3, stride 1: one column (4 pixels) of R <= 4 output rows from the input rows at r, r + rs,
+// ... (see tapMid for r and E), stored at byte offset `at` of the output rows. Input row i
+// feeds output row j with weight row i - j.
+// @ts-ignore: decorator
+@inline function dw3s1Col(
+  R: u32,
+  E: u32,
+  r: usize,
+  rs: usize,
+  q: usize,
+  at: usize,
+  ox: u32,
+  ow: u32,
+  ldy: usize,
+  tile: usize,
+  w00: v128,
+  w01: v128,
+  w02: v128,
+  w10: v128,
+  w11: v128,
+  w12: v128,
+  w20: v128,
+  w21: v128,
+  w22: v128,
+  bv: v128,
+  clamp: bool,
+  lo: v128,
+  hi: v128,
+  fix: v128,
+): void {
+  let x: v128;
+  let a0 = bv;
+  let a1 = bv;
+  let a2 = bv;
+  let a3 = bv;
+  // The taps' weight columns: (0, 1, 2), or (1, 0, 2) for E = 1 (see tap1).
+  const e = (E & 1) != 0;
+  // Input row 0: a0 weight row 0.
+  x = tap1(E, r);
+  a0 = madd(x, e ? w01 : w00, a0);
+  x = tap2(E, r, x);
+  a0 = madd(x, e ? w00 : w01, a0);
+  x = tap3(E, r, x);
+  a0 = madd(x, w02, a0);
+  // Input row 1: a0 weight row 1, a1 weight row 0.
+  r += rs;
+  x = tap1(E, r);
+  a0 = madd(x, e ? w11 : w10, a0);
+  if (R > 1) a1 = madd(x, e ? w01 : w00, a1);
+  x = tap2(E, r, x);
+  a0 = madd(x, e ? w10 : w11, a0);
+  if (R > 1) a1 = madd(x, e ? w00 : w01, a1);
+  x = tap3(E, r, x);
+  a0 = madd(x, w12, a0);
+  if (R > 1) a1 = madd(x, w02, a1);
+  // Input row 2: a0 weight row 2, a1 weight row 1, a2 weight row 0.
+  r += rs;
+  x = tap1(E, r);
+  a0 = madd(x, e ? w21 : w20, a0);
+  if (R > 1) a1 = madd(x, e ? w11 : w10, a1);
+  if (R > 2) a2 = madd(x, e ? w01 : w00, a2);
+  x = tap2(E, r, x);
+  a0 = madd(x, e ? w20 : w21, a0);
+  if (R > 1) a1 = madd(x, e ? w10 : w11, a1);
+  if (R > 2) a2 = madd(x, e ? w00 : w01, a2);
+  x = tap3(E, r, x);
+  a0 = madd(x, w22, a0);
+  if (R > 1) a1 = madd(x, w12, a1);
+  if (R > 2) a2 = madd(x, w02, a2);
+  // Input row 3: a1 weight row 2, a2 weight row 1, a3 weight row 0.
+  if (R > 1) {
+    r += rs;
+    x = tap1(E, r);
+    a1 = madd(x, e ? w21 : w20, a1);
+    if (R > 2) a2 = madd(x, e ? w11 : w10, a2);
+    if (R > 3) a3 = madd(x, e ? w01 : w00, a3);
+    x = tap2(E, r, x);
+    a1 = madd(x, e ? w20 : w21, a1);
+    if (R > 2) a2 = madd(x, e ? w10 : w11, a2);
+    if (R > 3) a3 = madd(x, e ? w00 : w01, a3);
+    x = tap3(E, r, x);
+    a1 = madd(x, w22, a1);
+    if (R > 2) a2 = madd(x, w12, a2);
+    if (R > 3) a3 = madd(x, w02, a3);
+  }
+  // Input row 4: a2 weight row 2, a3 weight row 1.
+  if (R > 2) {
+    r += rs;
+    x = tap1(E, r);
+    a2 = madd(x, e ? w21 : w20, a2);
+    if (R > 3) a3 = madd(x, e ? w11 : w10, a3);
+    x = tap2(E, r, x);
+    a2 = madd(x, e ? w20 : w21, a2);
+    if (R > 3) a3 = madd(x, e ? w10 : w11, a3);
+    x = tap3(E, r, x);
+    a2 = madd(x, w22, a2);
+    if (R > 3) a3 = madd(x, w12, a3);
+  }
+  // Input row 5: a3 weight row 2.
+  if (R > 3) {
+    r += rs;
+    x = tap1(E, r);
+    a3 = madd(x, e ? w21 : w20, a3);
+    x = tap2(E, r, x);
+    a3 = madd(x, e ? w20 : w21, a3);
+    x = tap3(E, r, x);
+    a3 = madd(x, w22, a3);
+  }
+  storeGroup(R, q, at, ox, ow, ldy, tile, a0, a1, a2, a3, clamp, lo, hi, fix);
+}
+
+// 3x3, stride 1: R <= 4 output rows (one group) across the whole width; see the file comment.
+// From the padded scratch plane at p (row stride rs), or, when `direct`, straight from the image
+// rows at p (row stride rs, the output as wide as the image, which is at least 5 pixels wide,
+// and one column of padding each side).
 // @ts-ignore: decorator
 @inline function dw3s1Group(
   R: u32,
+  direct: bool,
   p: usize,
   rs: usize,
-  half: usize,
   q: usize,
   ldy: usize,
   ow: u32,
@@ -434,89 +653,26 @@ function putTail(q: usize, ldy: usize, R: u32, lanes: u32, tile: usize): void {
   const bv = f32x4.splat(b);
   const lo = f32x4.splat(minv);
   const hi = f32x4.splat(maxv);
-  const lm = loMaskOf(minv);
-  const hm = hiMaskOf(maxv);
+  const fix = fixOf(minv);
+  if (direct) {
+    dw3s1Col(R, 1, p, rs, q, 0, 0, ow, ldy, tile,
+      w00, w01, w02, w10, w11, w12, w20, w21, w22, bv, clamp, lo, hi, fix);
+    let ox: u32 = 4;
+    for (; ox + 4 < ow; ox += 4) {
+      const at = <usize>ox << 2;
+      dw3s1Col(R, 0, p + at - 4, rs, q, at, ox, ow, ldy, tile,
+        w00, w01, w02, w10, w11, w12, w20, w21, w22, bv, clamp, lo, hi, fix);
+    }
+    const at = <usize>(ow - 4) << 2;
+    dw3s1Col(R, 2, p + at - 4, rs, q, at, ow - 4, ow, ldy, tile,
+      w00, w01, w02, w10, w11, w12, w20, w21, w22, bv, clamp, lo, hi, fix);
+    return;
+  }
   const last = ow >= 4 ? ow - 4 : 0;
   for (let ox: u32 = 0; ox < ow; ox += 4) {
     const at = <usize>min(ox, last) << 2;
-    let r = p + at;
-    let x: v128;
-    let a0 = bv;
-    let a1 = bv;
-    let a2 = bv;
-    let a3 = bv;
-    // Input row 0: a0 weight row 0.
-    x = v128.load(r);
-    a0 = madd(x, w00, a0);
-    x = v128.load(r, 4);
-    a0 = madd(x, w01, a0);
-    x = v128.load(r, 8);
-    a0 = madd(x, w02, a0);
-    // Input row 1: a0 weight row 1, a1 weight row 0.
-    r += rs;
-    x = v128.load(r);
-    a0 = madd(x, w10, a0);
-    if (R > 1) a1 = madd(x, w00, a1);
-    x = v128.load(r, 4);
-    a0 = madd(x, w11, a0);
-    if (R > 1) a1 = madd(x, w01, a1);
-    x = v128.load(r, 8);
-    a0 = madd(x, w12, a0);
-    if (R > 1) a1 = madd(x, w02, a1);
-    // Input row 2: a0 weight row 2, a1 weight row 1, a2 weight row 0.
-    r += rs;
-    x = v128.load(r);
-    a0 = madd(x, w20, a0);
-    if (R > 1) a1 = madd(x, w10, a1);
-    if (R > 2) a2 = madd(x, w00, a2);
-    x = v128.load(r, 4);
-    a0 = madd(x, w21, a0);
-    if (R > 1) a1 = madd(x, w11, a1);
-    if (R > 2) a2 = madd(x, w01, a2);
-    x = v128.load(r, 8);
-    a0 = madd(x, w22, a0);
-    if (R > 1) a1 = madd(x, w12, a1);
-    if (R > 2) a2 = madd(x, w02, a2);
-    // Input row 3: a1 weight row 2, a2 weight row 1, a3 weight row 0.
-    if (R > 1) {
-      r += rs;
-      x = v128.load(r);
-      a1 = madd(x, w20, a1);
-      if (R > 2) a2 = madd(x, w10, a2);
-      if (R > 3) a3 = madd(x, w00, a3);
-      x = v128.load(r, 4);
-      a1 = madd(x, w21, a1);
-      if (R > 2) a2 = madd(x, w11, a2);
-      if (R > 3) a3 = madd(x, w01, a3);
-      x = v128.load(r, 8);
-      a1 = madd(x, w22, a1);
-      if (R > 2) a2 = madd(x, w12, a2);
-      if (R > 3) a3 = madd(x, w02, a3);
-    }
-    // Input row 4: a2 weight row 2, a3 weight row 1.
-    if (R > 2) {
-      r += rs;
-      x = v128.load(r);
-      a2 = madd(x, w20, a2);
-      if (R > 3) a3 = madd(x, w10, a3);
-      x = v128.load(r, 4);
-      a2 = madd(x, w21, a2);
-      if (R > 3) a3 = madd(x, w11, a3);
-      x = v128.load(r, 8);
-      a2 = madd(x, w22, a2);
-      if (R > 3) a3 = madd(x, w12, a3);
-    }
-    // Input row 5: a3 weight row 2.
-    if (R > 3) {
-      r += rs;
-      x = v128.load(r);
-      a3 = madd(x, w20, a3);
-      x = v128.load(r, 4);
-      a3 = madd(x, w21, a3);
-      x = v128.load(r, 8);
-      a3 = madd(x, w22, a3);
-    }
-    storeGroup(R, q, at, ox, ow, ldy, tile, a0, a1, a2, a3, clamp, lo, hi, lm, hm);
+    dw3s1Col(R, 0, p + at, rs, q, at, ox, ow, ldy, tile,
+      w00, w01, w02, w10, w11, w12, w20, w21, w22, bv, clamp, lo, hi, fix);
   }
 }
 
@@ -550,8 +706,7 @@ function putTail(q: usize, ldy: usize, R: u32, lanes: u32, tile: usize): void {
   const bv = f32x4.splat(b);
   const lo = f32x4.splat(minv);
   const hi = f32x4.splat(maxv);
-  const lm = loMaskOf(minv);
-  const hm = hiMaskOf(maxv);
+  const fix = fixOf(minv);
   const last = ow >= 4 ? ow - 4 : 0;
   for (let ox: u32 = 0; ox < ow; ox += 4) {
     const at = <usize>min(ox, last) << 2;
@@ -663,7 +818,7 @@ function putTail(q: usize, ldy: usize, R: u32, lanes: u32, tile: usize): void {
       x = v128.load(r, 4);
       a3 = madd(x, w22, a3);
     }
-    storeGroup(R, q, at, ox, ow, ldy, tile, a0, a1, a2, a3, clamp, lo, hi, lm, hm);
+    storeGroup(R, q, at, ox, ow, ldy, tile, a0, a1, a2, a3, clamp, lo, hi, fix);
   }
 }
 
@@ -713,8 +868,7 @@ function putTail(q: usize, ldy: usize, R: u32, lanes: u32, tile: usize): void {
   const bv = f32x4.splat(b);
   const lo = f32x4.splat(minv);
   const hi = f32x4.splat(maxv);
-  const lm = loMaskOf(minv);
-  const hm = hiMaskOf(maxv);
+  const fix = fixOf(minv);
   const last = ow >= 4 ? ow - 4 : 0;
   for (let ox: u32 = 0; ox < ow; ox += 4) {
     const at = <usize>min(ox, last) << 2;
@@ -815,7 +969,7 @@ function putTail(q: usize, ldy: usize, R: u32, lanes: u32, tile: usize): void {
       x = v128.load(r, 16);
       a1 = madd(x, w44, a1);
     }
-    storeGroup(R, q, at, ox, ow, ldy, tile, a0, a1, a0, a0, clamp, lo, hi, lm, hm);
+    storeGroup(R, q, at, ox, ow, ldy, tile, a0, a1, a0, a0, clamp, lo, hi, fix);
   }
 }
 
@@ -865,8 +1019,7 @@ function putTail(q: usize, ldy: usize, R: u32, lanes: u32, tile: usize): void {
   const bv = f32x4.splat(b);
   const lo = f32x4.splat(minv);
   const hi = f32x4.splat(maxv);
-  const lm = loMaskOf(minv);
-  const hm = hiMaskOf(maxv);
+  const fix = fixOf(minv);
   const last = ow >= 4 ? ow - 4 : 0;
   for (let ox: u32 = 0; ox < ow; ox += 4) {
     const at = <usize>min(ox, last) << 2;
@@ -984,7 +1137,7 @@ function putTail(q: usize, ldy: usize, R: u32, lanes: u32, tile: usize): void {
       x = v128.load(r, 8);
       a1 = madd(x, w44, a1);
     }
-    storeGroup(R, q, at, ox, ow, ldy, tile, a0, a1, a0, a0, clamp, lo, hi, lm, hm);
+    storeGroup(R, q, at, ox, ow, ldy, tile, a0, a1, a0, a0, clamp, lo, hi, fix);
   }
 }
 
@@ -992,9 +1145,28 @@ function putTail(q: usize, ldy: usize, R: u32, lanes: u32, tile: usize): void {
 // left. R is a constant in each expansion of a group kernel, so the unused accumulators and
 // input rows fold away.
 function dw3s1Plane(
+  direct: bool,
   p: usize,
   rs: usize,
-  half: usize,
+  q: usize,
+  oh: u32,
+  ow: u32,
+  wp: usize,
+  b: f32,
+  minv: f32,
+  maxv: f32,
+  clamp: bool,
+  tile: usize,
+): void {
+  if (direct) dw3s1Rows(true, p, rs, q, oh, ow, wp, b, minv, maxv, clamp, tile);
+  else dw3s1Rows(false, p, rs, q, oh, ow, wp, b, minv, maxv, clamp, tile);
+}
+
+// @ts-ignore: decorator
+@inline function dw3s1Rows(
+  direct: bool,
+  p: usize,
+  rs: usize,
   q: usize,
   oh: u32,
   ow: u32,
@@ -1008,14 +1180,14 @@ function dw3s1Plane(
   const ldy = <usize>ow << 2;
   let oy: u32 = 0;
   for (; oy + 4 <= oh; oy += 4) {
-    dw3s1Group(4, p, rs, half, q, ldy, ow, wp, b, minv, maxv, clamp, tile);
+    dw3s1Group(4, direct, p, rs, q, ldy, ow, wp, b, minv, maxv, clamp, tile);
     p += rs * 4;
     q += ldy * 4;
   }
   const rem = oh - oy;
-  if (rem == 3) dw3s1Group(3, p, rs, half, q, ldy, ow, wp, b, minv, maxv, clamp, tile);
-  else if (rem == 2) dw3s1Group(2, p, rs, half, q, ldy, ow, wp, b, minv, maxv, clamp, tile);
-  else if (rem == 1) dw3s1Group(1, p, rs, half, q, ldy, ow, wp, b, minv, maxv, clamp, tile);
+  if (rem == 3) dw3s1Group(3, direct, p, rs, q, ldy, ow, wp, b, minv, maxv, clamp, tile);
+  else if (rem == 2) dw3s1Group(2, direct, p, rs, q, ldy, ow, wp, b, minv, maxv, clamp, tile);
+  else if (rem == 1) dw3s1Group(1, direct, p, rs, q, ldy, ow, wp, b, minv, maxv, clamp, tile);
 }
 
 function dw3s2Plane(
@@ -1113,7 +1285,7 @@ function dwPlane(
   tile: usize,
 ): void {
   if (k == 3) {
-    if (s == 1) dw3s1Plane(plane, rs, half, yp, oh, ow, wp, b, minv, maxv, clamp, tile);
+    if (s == 1) dw3s1Plane(false, plane, rs, yp, oh, ow, wp, b, minv, maxv, clamp, tile);
     else dw3s2Plane(plane, rs, half, yp, oh, ow, wp, b, minv, maxv, clamp, tile);
   } else if (s == 1) {
     dw5s1Plane(plane, rs, half, yp, oh, ow, wp, b, minv, maxv, clamp, tile);

@@ -270,6 +270,37 @@ for (const flavour of FLAVOURS) {
     fc.assert(fc.property(stripArb, (c) => checkDepthwise(ex, c)), { numRuns: 60 });
   });
 
+  Deno.test(`depthwise kernel (${flavour}): 3x3 stride 1 read straight from the image`, () => {
+    // The SIMD flavours read 3x3 stride-1 taps straight from images at least 8 wide with one
+    // column of padding each side (a first and a last column with a lane of zeros shifted in,
+    // whole vectors between), for the rows whose input rows are all inside the image, and do
+    // the rows next to the top and bottom padding through the scratch plane. Every width mod
+    // 4, every row remainder of the groups of four, heights too small for any direct row, and
+    // every padding at the top and bottom.
+    let seed = 1;
+    for (let width = 8; width <= 17; width++) {
+      for (let height = 1; height <= 11; height++) {
+        const top = height % 3;
+        const bottom = (height + width) % 3;
+        checkDepthwise(ex, {
+          kernel: 3,
+          stride: 1,
+          height,
+          width,
+          batch: 1 + (width % 2),
+          channels: 2,
+          padding: [top, 1, bottom, 1],
+          clamp: ([[0, 6], [-Infinity, Infinity], [-0.5, 0.75], [-Infinity, -0]] as const)[
+            seed % 4
+          ] as [number, number],
+          withBias: seed % 3 !== 0,
+          shift: seed % 4,
+          seed: seed++,
+        });
+      }
+    }
+  });
+
   Deno.test(`depthwise kernel (${flavour}): MobileNet-sized planes`, () => {
     let seed = 1;
     for (const [size, stride] of [[112, 1], [112, 2], [56, 2], [28, 1], [14, 2], [7, 1]]) {
@@ -467,28 +498,68 @@ for (const flavour of FLAVOURS) {
   Deno.test(`CHW kernels (${flavour}): signed zeros as f32 min/max give them`, () => {
     // x = 0, weights -1, bias -0: every sum is -0 (relaxed FMA or mul + add alike); max with
     // +0 must give +0, and a clamp to [-inf, -0] keeps -0.
-    for (const [min, max, sign] of [[0, 6, 1], [-Infinity, -0, -1], [-1, Infinity, -1]]) {
-      const lay = new Layout(ex);
-      const xr = lay.region(2 * 25);
-      const wr = lay.region(2 * 9);
-      const br = lay.region(2);
-      const yr = lay.region(2 * 25);
-      const sr = lay.region(ex.depthwiseScratchBytes(3, 1, 5, 5) / 4);
-      lay.write((r) =>
-        r === xr
-          ? new Float32Array(50)
-          : r === wr
-          ? new Float32Array(18).fill(-1)
-          : r === br
-          ? new Float32Array([-0, -0])
-          : r === yr
-          ? SENTINEL
-          : GARBAGE
-      );
-      ex.depthwise(2, 1, 5, 5, 3, 1, 1, 1, 5, 5, xr.ptr, wr.ptr, br.ptr, yr.ptr, min, max, sr.ptr);
-      for (const v of lay.read(yr)) {
-        assert.ok(v === 0 && Object.is(v, sign > 0 ? 0 : -0), `[${min}, ${max}]: got ${v}`);
+    // Sides 5 and 9: through the scratch plane, and (SIMD) straight from the image.
+    const cases = [[0, 6, 1], [-Infinity, -0, -1], [-1, Infinity, -1], [0, -0, -1], [-1, -0, -1]];
+    for (const n of [5, 9]) {
+      for (const [min, max, sign] of cases) {
+        const lay = new Layout(ex);
+        const xr = lay.region(2 * n * n);
+        const wr = lay.region(2 * 9);
+        const br = lay.region(2);
+        const yr = lay.region(2 * n * n);
+        const sr = lay.region(ex.depthwiseScratchBytes(3, 1, n, n) / 4);
+        lay.write((r) =>
+          r === xr
+            ? new Float32Array(2 * n * n)
+            : r === wr
+            ? new Float32Array(18).fill(-1)
+            : r === br
+            ? new Float32Array([-0, -0])
+            : r === yr
+            ? SENTINEL
+            : GARBAGE
+        );
+        ex.depthwise(
+          2,
+          1,
+          n,
+          n,
+          3,
+          1,
+          1,
+          1,
+          n,
+          n,
+          xr.ptr,
+          wr.ptr,
+          br.ptr,
+          yr.ptr,
+          min,
+          max,
+          sr.ptr,
+        );
+        for (const v of lay.read(yr)) {
+          assert.ok(v === 0 && Object.is(v, sign > 0 ? 0 : -0), `${n}: [${min}, ${max}]: got ${v}`);
+        }
       }
     }
+    // Negative sums clamped to [-inf, -0] stay as they are; positive ones become -0.
+    const lay = new Layout(ex);
+    const xr = lay.region(64);
+    const wr = lay.region(9);
+    const yr = lay.region(64);
+    const sr = lay.region(ex.depthwiseScratchBytes(3, 1, 8, 8) / 4);
+    const x = Float32Array.from({ length: 64 }, (_, i) => (i % 3) - 1);
+    lay.write((r) => r === xr ? x : r === wr ? new Float32Array(9).fill(0.5) : GARBAGE);
+    ex.depthwise(1, 1, 8, 8, 3, 1, 1, 1, 8, 8, xr.ptr, wr.ptr, 0, yr.ptr, -Infinity, -0, sr.ptr);
+    const want = referenceDepthwise(
+      dense(1, 64, x),
+      dense(1, 9, new Float32Array(9).fill(0.5)),
+      undefined,
+      resolveWindow(3, { height: 8, width: 8, padding: "same", min: -Infinity, max: -0 }),
+    ).data;
+    lay.read(yr).forEach((v, i) => {
+      assert.ok(Object.is(v, want[i] === 0 ? -0 : want[i]), `at ${i}: got ${v}, want ${want[i]}`);
+    });
   });
 }
