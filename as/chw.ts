@@ -9,7 +9,11 @@
 // are CHW with the batch inside each channel: the plane of channel c, image n (height x width,
 // row-major) starts at element (c * batch + n) * height * width.
 //
-// Depthwise, SIMD flavours. Per plane, the input is copied into a zero-bordered scratch plane
+// Depthwise, SIMD flavours. 3x3 stride 1 with one column of padding each side (MobileNet's
+// "same" layers) reads straight from the image: each group of output rows takes pointers to
+// its input rows (a row of zeros for those outside the image), and the first and last vector
+// of a row shift a zero into the lane that falls in the padding. Every other window copies each
+// plane into a zero-bordered scratch plane first
 // (the window's padding made real, so the inner loops test no edges); the border is zeroed
 // once per call, since every plane overwrites the same interior. For stride 2 the copy
 // de-interleaves even and odd padded columns into the two halves of each scratch row (E | O),
@@ -160,10 +164,10 @@ export function depthwiseScratchBytes(
   return saturate(<u64>TILE_BYTES + rows * rsBytes);
 }
 
-// Narrowest image the 3x3 stride-1 depthwise reads directly: on narrower ones the rows next to
-// the padding, done apart through the scratch plane, cost more than the copy saves.
+// Narrowest image the 3x3 stride-1 depthwise reads directly: a row's first column loads the
+// vector one pixel on as its right tap, which must end inside the row.
 // @ts-ignore: decorator
-@inline const DIRECT_WIDTH: u32 = 8;
+@inline const DIRECT_WIDTH: u32 = 5;
 
 // Scratch bytes a strip of the padded plane may take: with room for the rows being written and
 // the input streaming in, a strip stays in a 32 KiB L1 data cache between its copy and its use.
@@ -253,47 +257,36 @@ export function depthwise(
   memory.fill(plane, 0, <usize>((strip - 1) * s + k) * rs);
   const outRow = <usize>outWidth << 2;
   // 3x3 stride 1 with one column of padding each side reads its taps straight from the image
-  // (no copy) for the output rows whose three input rows are all inside it, [d0, d1).
+  // (no copy), rows outside the image from the scratch plane's first row (zeros).
   const direct = k == 3 && s == 1 && padLeft == 1 && outWidth == width && width >= DIRECT_WIDTH;
-  const top: u32 = min(padTop, outHeight);
-  const end: i32 = min<i32>(<i32>outHeight, <i32>(height + padTop) - 2);
-  const d0: u32 = direct && end > <i32>top ? top : 0;
-  const d1: u32 = direct && end > <i32>top ? <u32>end : 0;
-  // A plane done in more than one strip re-zeroes the scratch rows outside the image.
-  const refill = d1 > d0 || strip != outHeight;
   let xp = x;
   let yp = y;
   for (let c: u32 = 0; c < channels; c++) {
     const wp = weights + ((<usize>c * k * k) << 2);
     const b: f32 = bias != 0 ? load<f32>(bias + (<usize>c << 2)) : 0;
     for (let n: u32 = 0; n < batch; n++) {
-      // Output rows [d0, d1) straight from the image (see `direct`), the rest in strips
-      // through the padded scratch plane.
-      if (d1 > d0) {
-        const q = yp + <usize>d0 * outRow;
-        dw3s1Plane(true, xp + <usize>(d0 - padTop) * inRow, inRow, q, d1 - d0, outWidth,
+      if (direct) {
+        dw3s1Plane(true, xp, inRow, <i32>padTop, <i32>height, plane, yp, outHeight, outWidth,
           wp, b, minv, maxv, clamp, tile);
-        if (negZeroMax) orSign(q, <usize>(d1 - d0) * outWidth);
+        if (negZeroMax) orSign(yp, <usize>outHeight * outWidth);
+      } else {
+        paddedRows(outHeight, strip, xp, inRow, height, padTop, padLeft, colsIn, k, s,
+          plane, rs, yp, outRow, outWidth, wp, b, minv, maxv, clamp, negZeroMax, tile);
       }
-      paddedRows(0, d0, strip, xp, inRow, height, padTop, padLeft, colsIn, k, s,
-        plane, rs, refill, yp, outRow, outWidth, wp, b, minv, maxv, clamp, negZeroMax, tile);
-      paddedRows(d1, outHeight, strip, xp, inRow, height, padTop, padLeft, colsIn, k, s,
-        plane, rs, refill, yp, outRow, outWidth, wp, b, minv, maxv, clamp, negZeroMax, tile);
       xp += inPlane;
       yp += outPlane;
     }
   }
 }
 
-// Output rows [o0, o1) of one plane in strips of at most `strip` rows, each from its own padded
-// rows copied to the scratch plane: scratch row r holds image row oy0 * s + r - padTop, zeros
-// where that is outside the image. Without `refill`, every strip of every plane writes the same
-// scratch rows, so those outside the image stay as zeroed once per call; with it, earlier strips
-// may have written image rows there, and they are zeroed again.
+// The output rows of one plane in strips of at most `strip` rows (one, for a plane that fits),
+// each from its own padded rows copied to the scratch plane: scratch row r holds image row
+// oy0 * s + r - padTop, zeros where that is outside the image. With one strip per plane every
+// plane writes the same rows, so the rows outside the image stay as zeroed once per call; with
+// more, earlier strips wrote image rows there, and they are zeroed again.
 // @ts-ignore: decorator
 @inline function paddedRows(
-  o0: u32,
-  o1: u32,
+  outHeight: u32,
   strip: u32,
   xp: usize,
   inRow: usize,
@@ -305,7 +298,6 @@ export function depthwise(
   s: u32,
   plane: usize,
   rs: usize,
-  refill: bool,
   yp: usize,
   outRow: usize,
   outWidth: u32,
@@ -318,13 +310,13 @@ export function depthwise(
   tile: usize,
 ): void {
   const half = rs >> 1;
-  for (let oy0 = o0; oy0 < o1; oy0 += strip) {
-    const so = min(strip, o1 - oy0);
+  for (let oy0: u32 = 0; oy0 < outHeight; oy0 += strip) {
+    const so = min(strip, outHeight - oy0);
     const rows = (so - 1) * s + k;
     const top = <i32>(oy0 * s) - <i32>padTop; // image row of scratch row 0
     const r0 = <u32>max<i32>(0, -top); // first scratch row inside the image
     const r1 = <u32>max<i32>(<i32>r0, min<i32>(<i32>rows, <i32>height - top));
-    if (refill) {
+    if (strip != outHeight) {
       if (r0 > 0) memory.fill(plane, 0, <usize>r0 * rs);
       if (r1 < rows) memory.fill(plane + <usize>r1 * rs, 0, <usize>(rows - r1) * rs);
     }
@@ -510,15 +502,20 @@ function putTail(q: usize, ldy: usize, R: u32, lanes: u32, tile: usize): void {
   return (E & 1) != 0 ? v128.load(r, 4) : v128.load(r, 8);
 }
 
-// 3x3, stride 1: one column (4 pixels) of R <= 4 output rows from the input rows at r, r + rs,
-// ... (see tapMid for r and E), stored at byte offset `at` of the output rows. Input row i
+// 3x3, stride 1: one column (4 pixels) of R <= 4 output rows from input rows i = 0..R+1 at
+// ri + off (see tap1 for off and E), stored at byte offset `at` of the output rows. Input row i
 // feeds output row j with weight row i - j.
 // @ts-ignore: decorator
 @inline function dw3s1Col(
   R: u32,
   E: u32,
-  r: usize,
-  rs: usize,
+  r0: usize,
+  r1: usize,
+  r2: usize,
+  r3: usize,
+  r4: usize,
+  r5: usize,
+  off: usize,
   q: usize,
   at: usize,
   ox: u32,
@@ -548,89 +545,88 @@ function putTail(q: usize, ldy: usize, R: u32, lanes: u32, tile: usize): void {
   // The taps' weight columns: (0, 1, 2), or (1, 0, 2) for E = 1 (see tap1).
   const e = (E & 1) != 0;
   // Input row 0: a0 weight row 0.
-  x = tap1(E, r);
+  x = tap1(E, r0 + off);
   a0 = madd(x, e ? w01 : w00, a0);
-  x = tap2(E, r, x);
+  x = tap2(E, r0 + off, x);
   a0 = madd(x, e ? w00 : w01, a0);
-  x = tap3(E, r, x);
+  x = tap3(E, r0 + off, x);
   a0 = madd(x, w02, a0);
   // Input row 1: a0 weight row 1, a1 weight row 0.
-  r += rs;
-  x = tap1(E, r);
+  x = tap1(E, r1 + off);
   a0 = madd(x, e ? w11 : w10, a0);
   if (R > 1) a1 = madd(x, e ? w01 : w00, a1);
-  x = tap2(E, r, x);
+  x = tap2(E, r1 + off, x);
   a0 = madd(x, e ? w10 : w11, a0);
   if (R > 1) a1 = madd(x, e ? w00 : w01, a1);
-  x = tap3(E, r, x);
+  x = tap3(E, r1 + off, x);
   a0 = madd(x, w12, a0);
   if (R > 1) a1 = madd(x, w02, a1);
   // Input row 2: a0 weight row 2, a1 weight row 1, a2 weight row 0.
-  r += rs;
-  x = tap1(E, r);
+  x = tap1(E, r2 + off);
   a0 = madd(x, e ? w21 : w20, a0);
   if (R > 1) a1 = madd(x, e ? w11 : w10, a1);
   if (R > 2) a2 = madd(x, e ? w01 : w00, a2);
-  x = tap2(E, r, x);
+  x = tap2(E, r2 + off, x);
   a0 = madd(x, e ? w20 : w21, a0);
   if (R > 1) a1 = madd(x, e ? w10 : w11, a1);
   if (R > 2) a2 = madd(x, e ? w00 : w01, a2);
-  x = tap3(E, r, x);
+  x = tap3(E, r2 + off, x);
   a0 = madd(x, w22, a0);
   if (R > 1) a1 = madd(x, w12, a1);
   if (R > 2) a2 = madd(x, w02, a2);
   // Input row 3: a1 weight row 2, a2 weight row 1, a3 weight row 0.
   if (R > 1) {
-    r += rs;
-    x = tap1(E, r);
+    x = tap1(E, r3 + off);
     a1 = madd(x, e ? w21 : w20, a1);
     if (R > 2) a2 = madd(x, e ? w11 : w10, a2);
     if (R > 3) a3 = madd(x, e ? w01 : w00, a3);
-    x = tap2(E, r, x);
+    x = tap2(E, r3 + off, x);
     a1 = madd(x, e ? w20 : w21, a1);
     if (R > 2) a2 = madd(x, e ? w10 : w11, a2);
     if (R > 3) a3 = madd(x, e ? w00 : w01, a3);
-    x = tap3(E, r, x);
+    x = tap3(E, r3 + off, x);
     a1 = madd(x, w22, a1);
     if (R > 2) a2 = madd(x, w12, a2);
     if (R > 3) a3 = madd(x, w02, a3);
   }
   // Input row 4: a2 weight row 2, a3 weight row 1.
   if (R > 2) {
-    r += rs;
-    x = tap1(E, r);
+    x = tap1(E, r4 + off);
     a2 = madd(x, e ? w21 : w20, a2);
     if (R > 3) a3 = madd(x, e ? w11 : w10, a3);
-    x = tap2(E, r, x);
+    x = tap2(E, r4 + off, x);
     a2 = madd(x, e ? w20 : w21, a2);
     if (R > 3) a3 = madd(x, e ? w10 : w11, a3);
-    x = tap3(E, r, x);
+    x = tap3(E, r4 + off, x);
     a2 = madd(x, w22, a2);
     if (R > 3) a3 = madd(x, w12, a3);
   }
   // Input row 5: a3 weight row 2.
   if (R > 3) {
-    r += rs;
-    x = tap1(E, r);
+    x = tap1(E, r5 + off);
     a3 = madd(x, e ? w21 : w20, a3);
-    x = tap2(E, r, x);
+    x = tap2(E, r5 + off, x);
     a3 = madd(x, e ? w20 : w21, a3);
-    x = tap3(E, r, x);
+    x = tap3(E, r5 + off, x);
     a3 = madd(x, w22, a3);
   }
   storeGroup(R, q, at, ox, ow, ldy, tile, a0, a1, a2, a3, clamp, lo, hi, fix);
 }
 
-// 3x3, stride 1: R <= 4 output rows (one group) across the whole width; see the file comment.
-// From the padded scratch plane at p (row stride rs), or, when `direct`, straight from the image
-// rows at p (row stride rs, the output as wide as the image, which is at least 5 pixels wide,
-// and one column of padding each side).
+// 3x3, stride 1: R <= 4 output rows (one group) across the whole width, from input rows
+// i = 0..R+1 at ri: rows of the padded scratch plane (see the file comment), or, when `direct`,
+// image rows (or a row of zeros for those outside the image), the output as wide as the image,
+// which is at least DIRECT_WIDTH wide, with one column of padding each side.
 // @ts-ignore: decorator
 @inline function dw3s1Group(
   R: u32,
   direct: bool,
-  p: usize,
-  rs: usize,
+  r0: usize,
+  r1: usize,
+  r2: usize,
+  r3: usize,
+  r4: usize,
+  r5: usize,
   q: usize,
   ldy: usize,
   ow: u32,
@@ -655,23 +651,23 @@ function putTail(q: usize, ldy: usize, R: u32, lanes: u32, tile: usize): void {
   const hi = f32x4.splat(maxv);
   const fix = fixOf(minv);
   if (direct) {
-    dw3s1Col(R, 1, p, rs, q, 0, 0, ow, ldy, tile,
+    dw3s1Col(R, 1, r0, r1, r2, r3, r4, r5, 0, q, 0, 0, ow, ldy, tile,
       w00, w01, w02, w10, w11, w12, w20, w21, w22, bv, clamp, lo, hi, fix);
     let ox: u32 = 4;
     for (; ox + 4 < ow; ox += 4) {
       const at = <usize>ox << 2;
-      dw3s1Col(R, 0, p + at - 4, rs, q, at, ox, ow, ldy, tile,
+      dw3s1Col(R, 0, r0, r1, r2, r3, r4, r5, at - 4, q, at, ox, ow, ldy, tile,
         w00, w01, w02, w10, w11, w12, w20, w21, w22, bv, clamp, lo, hi, fix);
     }
     const at = <usize>(ow - 4) << 2;
-    dw3s1Col(R, 2, p + at - 4, rs, q, at, ow - 4, ow, ldy, tile,
+    dw3s1Col(R, 2, r0, r1, r2, r3, r4, r5, at - 4, q, at, ow - 4, ow, ldy, tile,
       w00, w01, w02, w10, w11, w12, w20, w21, w22, bv, clamp, lo, hi, fix);
     return;
   }
   const last = ow >= 4 ? ow - 4 : 0;
   for (let ox: u32 = 0; ox < ow; ox += 4) {
     const at = <usize>min(ox, last) << 2;
-    dw3s1Col(R, 0, p + at, rs, q, at, ox, ow, ldy, tile,
+    dw3s1Col(R, 0, r0, r1, r2, r3, r4, r5, at, q, at, ox, ow, ldy, tile,
       w00, w01, w02, w10, w11, w12, w20, w21, w22, bv, clamp, lo, hi, fix);
   }
 }
@@ -1141,13 +1137,13 @@ function putTail(q: usize, ldy: usize, R: u32, lanes: u32, tile: usize): void {
   }
 }
 
-// All output rows of one plane, per kernel and stride: whole groups, then one group of the rows
-// left. R is a constant in each expansion of a group kernel, so the unused accumulators and
-// input rows fold away.
 function dw3s1Plane(
   direct: bool,
   p: usize,
   rs: usize,
+  top: i32,
+  height: i32,
+  zero: usize,
   q: usize,
   oh: u32,
   ow: u32,
@@ -1158,8 +1154,17 @@ function dw3s1Plane(
   clamp: bool,
   tile: usize,
 ): void {
-  if (direct) dw3s1Rows(true, p, rs, q, oh, ow, wp, b, minv, maxv, clamp, tile);
-  else dw3s1Rows(false, p, rs, q, oh, ow, wp, b, minv, maxv, clamp, tile);
+  if (direct) dw3s1Rows(true, p, rs, top, height, zero, q, oh, ow, wp, b, minv, maxv, clamp, tile);
+  else dw3s1Rows(false, p, rs, 0, 0, 0, q, oh, ow, wp, b, minv, maxv, clamp, tile);
+}
+
+// Input row t of a 3x3 stride-1 plane: row t of the scratch plane at p, or, when `direct`, image
+// row t - top, or the zero row where that is outside the image.
+// @ts-ignore: decorator
+@inline function rowAt(direct: bool, p: usize, rs: usize, t: u32, top: i32, height: i32, zero: usize): usize {
+  if (!direct) return p + <usize>t * rs;
+  const i = <i32>t - top;
+  return i >= 0 && i < height ? p + <usize>i * rs : zero;
 }
 
 // @ts-ignore: decorator
@@ -1167,6 +1172,9 @@ function dw3s1Plane(
   direct: bool,
   p: usize,
   rs: usize,
+  top: i32,
+  height: i32,
+  zero: usize,
   q: usize,
   oh: u32,
   ow: u32,
@@ -1178,16 +1186,20 @@ function dw3s1Plane(
   tile: usize,
 ): void {
   const ldy = <usize>ow << 2;
-  let oy: u32 = 0;
-  for (; oy + 4 <= oh; oy += 4) {
-    dw3s1Group(4, direct, p, rs, q, ldy, ow, wp, b, minv, maxv, clamp, tile);
-    p += rs * 4;
-    q += ldy * 4;
+  for (let oy: u32 = 0; oy < oh; oy += 4) {
+    const r0 = rowAt(direct, p, rs, oy, top, height, zero);
+    const r1 = rowAt(direct, p, rs, oy + 1, top, height, zero);
+    const r2 = rowAt(direct, p, rs, oy + 2, top, height, zero);
+    const r3 = rowAt(direct, p, rs, oy + 3, top, height, zero);
+    const r4 = rowAt(direct, p, rs, oy + 4, top, height, zero);
+    const r5 = rowAt(direct, p, rs, oy + 5, top, height, zero);
+    const qo = q + <usize>oy * ldy;
+    const rem = oh - oy;
+    if (rem >= 4) dw3s1Group(4, direct, r0, r1, r2, r3, r4, r5, qo, ldy, ow, wp, b, minv, maxv, clamp, tile);
+    else if (rem == 3) dw3s1Group(3, direct, r0, r1, r2, r3, r4, r5, qo, ldy, ow, wp, b, minv, maxv, clamp, tile);
+    else if (rem == 2) dw3s1Group(2, direct, r0, r1, r2, r3, r4, r5, qo, ldy, ow, wp, b, minv, maxv, clamp, tile);
+    else dw3s1Group(1, direct, r0, r1, r2, r3, r4, r5, qo, ldy, ow, wp, b, minv, maxv, clamp, tile);
   }
-  const rem = oh - oy;
-  if (rem == 3) dw3s1Group(3, direct, p, rs, q, ldy, ow, wp, b, minv, maxv, clamp, tile);
-  else if (rem == 2) dw3s1Group(2, direct, p, rs, q, ldy, ow, wp, b, minv, maxv, clamp, tile);
-  else if (rem == 1) dw3s1Group(1, direct, p, rs, q, ldy, ow, wp, b, minv, maxv, clamp, tile);
 }
 
 function dw3s2Plane(
@@ -1285,7 +1297,7 @@ function dwPlane(
   tile: usize,
 ): void {
   if (k == 3) {
-    if (s == 1) dw3s1Plane(false, plane, rs, yp, oh, ow, wp, b, minv, maxv, clamp, tile);
+    if (s == 1) dw3s1Plane(false, plane, rs, 0, 0, 0, yp, oh, ow, wp, b, minv, maxv, clamp, tile);
     else dw3s2Plane(plane, rs, half, yp, oh, ow, wp, b, minv, maxv, clamp, tile);
   } else if (s == 1) {
     dw5s1Plane(plane, rs, half, yp, oh, ow, wp, b, minv, maxv, clamp, tile);

@@ -271,14 +271,13 @@ for (const flavour of FLAVOURS) {
   });
 
   Deno.test(`depthwise kernel (${flavour}): 3x3 stride 1 read straight from the image`, () => {
-    // The SIMD flavours read 3x3 stride-1 taps straight from images at least 8 wide with one
+    // The SIMD flavours read 3x3 stride-1 taps straight from images at least 5 wide with one
     // column of padding each side (a first and a last column with a lane of zeros shifted in,
-    // whole vectors between), for the rows whose input rows are all inside the image, and do
-    // the rows next to the top and bottom padding through the scratch plane. Every width mod
-    // 4, every row remainder of the groups of four, heights too small for any direct row, and
-    // every padding at the top and bottom.
+    // whole vectors between; rows outside the image read as a row of zeros). Every width mod 4,
+    // every row remainder of the groups of four, images shorter than the window, and every
+    // padding at the top and bottom.
     let seed = 1;
-    for (let width = 8; width <= 17; width++) {
+    for (let width = 4; width <= 17; width++) {
       for (let height = 1; height <= 11; height++) {
         const top = height % 3;
         const bottom = (height + width) % 3;
@@ -498,9 +497,9 @@ for (const flavour of FLAVOURS) {
   Deno.test(`CHW kernels (${flavour}): signed zeros as f32 min/max give them`, () => {
     // x = 0, weights -1, bias -0: every sum is -0 (relaxed FMA or mul + add alike); max with
     // +0 must give +0, and a clamp to [-inf, -0] keeps -0.
-    // Sides 5 and 9: through the scratch plane, and (SIMD) straight from the image.
+    // Sides 4 and 9: through the scratch plane, and (SIMD) straight from the image.
     const cases = [[0, 6, 1], [-Infinity, -0, -1], [-1, Infinity, -1], [0, -0, -1], [-1, -0, -1]];
-    for (const n of [5, 9]) {
+    for (const n of [4, 9]) {
       for (const [min, max, sign] of cases) {
         const lay = new Layout(ex);
         const xr = lay.region(2 * n * n);
