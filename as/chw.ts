@@ -12,8 +12,11 @@
 // Depthwise, SIMD flavours. 3x3 stride 1 with one column of padding each side (MobileNet's
 // "same" layers) reads straight from the image: each group of output rows takes pointers to
 // its input rows (a row of zeros for those outside the image), and the first and last vector
-// of a row shift a zero into the lane that falls in the padding. Every other window copies each
-// plane into a zero-bordered scratch plane first
+// of a row shift a zero into the lane that falls in the padding. 3x3 stride 2 with no padding
+// on the left (MobileNet's stride-2 layers) does the same, splitting each pair of loaded
+// vectors into even and odd pixels (taps 0 and 1) and moving the even ones down a lane with the
+// next pixel coming in (tap 2). Every other window copies each plane into a zero-bordered
+// scratch plane first
 // (the window's padding made real, so the inner loops test no edges); the border is zeroed
 // once per call, since every plane overwrites the same interior. For stride 2 the copy
 // de-interleaves even and odd padded columns into the two halves of each scratch row (E | O),
@@ -259,6 +262,10 @@ export function depthwise(
   // 3x3 stride 1 with one column of padding each side reads its taps straight from the image
   // (no copy), rows outside the image from the scratch plane's first row (zeros).
   const direct = k == 3 && s == 1 && padLeft == 1 && outWidth == width && width >= DIRECT_WIDTH;
+  // 3x3 stride 2 with no padding on the left does the same, de-interleaving as it loads: output
+  // pixel ox reads image pixels 2 ox .. 2 ox + 2, all inside the row but the last one's last
+  // (the padding when width == 2 outWidth).
+  const direct2 = k == 3 && s == 2 && padLeft == 0 && outWidth >= 4 && width >= 2 * outWidth;
   let xp = x;
   let yp = y;
   for (let c: u32 = 0; c < channels; c++) {
@@ -268,6 +275,10 @@ export function depthwise(
       if (direct) {
         dw3s1Plane(true, xp, inRow, <i32>padTop, <i32>height, plane, yp, outHeight, outWidth,
           wp, b, minv, maxv, clamp, tile);
+        if (negZeroMax) orSign(yp, <usize>outHeight * outWidth);
+      } else if (direct2) {
+        dw3s2DirectPlane(width == 2 * outWidth, xp, inRow, <i32>padTop, <i32>height, plane, yp,
+          outHeight, outWidth, wp, b, minv, maxv, clamp, tile);
         if (negZeroMax) orSign(yp, <usize>outHeight * outWidth);
       } else {
         paddedRows(outHeight, strip, xp, inRow, height, padTop, padLeft, colsIn, k, s,
@@ -669,6 +680,274 @@ function putTail(q: usize, ldy: usize, R: u32, lanes: u32, tile: usize): void {
     const at = <usize>min(ox, last) << 2;
     dw3s1Col(R, 0, r0, r1, r2, r3, r4, r5, at, q, at, ox, ow, ldy, tile,
       w00, w01, w02, w10, w11, w12, w20, w21, w22, bv, clamp, lo, hi, fix);
+  }
+}
+
+// 3x3, stride 2, straight from the image (no padding on the left; see depthwise): one column
+// (4 output pixels from pixel c) of R <= 4 output rows from input rows i = 0..2R at ri + off,
+// off = 8c bytes, stored at byte offset `at` of the output rows. Per input row, the 8 pixels
+// from 2c come in as two vectors, split into the even ones (tap 0) and the odd ones (tap 1);
+// tap 2 is the even ones moved down a lane with pixel 2c + 8 coming in, loaded alone, or a
+// zero when `edge` (that pixel is the padding right of the image). Input row i feeds output
+// row j with weight row i - 2j.
+// @ts-ignore: decorator
+@inline function dw3s2DirectCol(
+  R: u32,
+  edge: bool,
+  r0: usize,
+  r1: usize,
+  r2: usize,
+  r3: usize,
+  r4: usize,
+  r5: usize,
+  r6: usize,
+  r7: usize,
+  r8: usize,
+  off: usize,
+  q: usize,
+  at: usize,
+  ox: u32,
+  ow: u32,
+  ldy: usize,
+  tile: usize,
+  w00: v128,
+  w01: v128,
+  w02: v128,
+  w10: v128,
+  w11: v128,
+  w12: v128,
+  w20: v128,
+  w21: v128,
+  w22: v128,
+  bv: v128,
+  clamp: bool,
+  lo: v128,
+  hi: v128,
+  fix: v128,
+): void {
+  let u: v128;
+  let v: v128;
+  let x: v128;
+  let a0 = bv;
+  let a1 = bv;
+  let a2 = bv;
+  let a3 = bv;
+  // Input row 0: a0 weight row 0.
+  u = v128.load(r0 + off);
+  v = v128.load(r0 + off, 16);
+  x = v128.shuffle<f32>(u, v, 1, 3, 5, 7);
+  a0 = madd(x, w01, a0);
+  x = v128.shuffle<f32>(u, v, 0, 2, 4, 6);
+  a0 = madd(x, w00, a0);
+  x = v128.shuffle<f32>(x, edge ? f32x4.splat(0) : v128.load32_zero(r0 + off, 32), 1, 2, 3, 4);
+  a0 = madd(x, w02, a0);
+  // Input row 1: a0 weight row 1.
+  u = v128.load(r1 + off);
+  v = v128.load(r1 + off, 16);
+  x = v128.shuffle<f32>(u, v, 1, 3, 5, 7);
+  a0 = madd(x, w11, a0);
+  x = v128.shuffle<f32>(u, v, 0, 2, 4, 6);
+  a0 = madd(x, w10, a0);
+  x = v128.shuffle<f32>(x, edge ? f32x4.splat(0) : v128.load32_zero(r1 + off, 32), 1, 2, 3, 4);
+  a0 = madd(x, w12, a0);
+  // Input row 2: a0 weight row 2, a1 weight row 0.
+  u = v128.load(r2 + off);
+  v = v128.load(r2 + off, 16);
+  x = v128.shuffle<f32>(u, v, 1, 3, 5, 7);
+  a0 = madd(x, w21, a0);
+  if (R > 1) a1 = madd(x, w01, a1);
+  x = v128.shuffle<f32>(u, v, 0, 2, 4, 6);
+  a0 = madd(x, w20, a0);
+  if (R > 1) a1 = madd(x, w00, a1);
+  x = v128.shuffle<f32>(x, edge ? f32x4.splat(0) : v128.load32_zero(r2 + off, 32), 1, 2, 3, 4);
+  a0 = madd(x, w22, a0);
+  if (R > 1) a1 = madd(x, w02, a1);
+  // Input row 3: a1 weight row 1.
+  if (R > 1) {
+    u = v128.load(r3 + off);
+    v = v128.load(r3 + off, 16);
+    x = v128.shuffle<f32>(u, v, 1, 3, 5, 7);
+    a1 = madd(x, w11, a1);
+    x = v128.shuffle<f32>(u, v, 0, 2, 4, 6);
+    a1 = madd(x, w10, a1);
+    x = v128.shuffle<f32>(x, edge ? f32x4.splat(0) : v128.load32_zero(r3 + off, 32), 1, 2, 3, 4);
+    a1 = madd(x, w12, a1);
+  }
+  // Input row 4: a1 weight row 2, a2 weight row 0.
+  if (R > 1) {
+    u = v128.load(r4 + off);
+    v = v128.load(r4 + off, 16);
+    x = v128.shuffle<f32>(u, v, 1, 3, 5, 7);
+    a1 = madd(x, w21, a1);
+    if (R > 2) a2 = madd(x, w01, a2);
+    x = v128.shuffle<f32>(u, v, 0, 2, 4, 6);
+    a1 = madd(x, w20, a1);
+    if (R > 2) a2 = madd(x, w00, a2);
+    x = v128.shuffle<f32>(x, edge ? f32x4.splat(0) : v128.load32_zero(r4 + off, 32), 1, 2, 3, 4);
+    a1 = madd(x, w22, a1);
+    if (R > 2) a2 = madd(x, w02, a2);
+  }
+  // Input row 5: a2 weight row 1.
+  if (R > 2) {
+    u = v128.load(r5 + off);
+    v = v128.load(r5 + off, 16);
+    x = v128.shuffle<f32>(u, v, 1, 3, 5, 7);
+    a2 = madd(x, w11, a2);
+    x = v128.shuffle<f32>(u, v, 0, 2, 4, 6);
+    a2 = madd(x, w10, a2);
+    x = v128.shuffle<f32>(x, edge ? f32x4.splat(0) : v128.load32_zero(r5 + off, 32), 1, 2, 3, 4);
+    a2 = madd(x, w12, a2);
+  }
+  // Input row 6: a2 weight row 2, a3 weight row 0.
+  if (R > 2) {
+    u = v128.load(r6 + off);
+    v = v128.load(r6 + off, 16);
+    x = v128.shuffle<f32>(u, v, 1, 3, 5, 7);
+    a2 = madd(x, w21, a2);
+    if (R > 3) a3 = madd(x, w01, a3);
+    x = v128.shuffle<f32>(u, v, 0, 2, 4, 6);
+    a2 = madd(x, w20, a2);
+    if (R > 3) a3 = madd(x, w00, a3);
+    x = v128.shuffle<f32>(x, edge ? f32x4.splat(0) : v128.load32_zero(r6 + off, 32), 1, 2, 3, 4);
+    a2 = madd(x, w22, a2);
+    if (R > 3) a3 = madd(x, w02, a3);
+  }
+  // Input row 7: a3 weight row 1.
+  if (R > 3) {
+    u = v128.load(r7 + off);
+    v = v128.load(r7 + off, 16);
+    x = v128.shuffle<f32>(u, v, 1, 3, 5, 7);
+    a3 = madd(x, w11, a3);
+    x = v128.shuffle<f32>(u, v, 0, 2, 4, 6);
+    a3 = madd(x, w10, a3);
+    x = v128.shuffle<f32>(x, edge ? f32x4.splat(0) : v128.load32_zero(r7 + off, 32), 1, 2, 3, 4);
+    a3 = madd(x, w12, a3);
+  }
+  // Input row 8: a3 weight row 2.
+  if (R > 3) {
+    u = v128.load(r8 + off);
+    v = v128.load(r8 + off, 16);
+    x = v128.shuffle<f32>(u, v, 1, 3, 5, 7);
+    a3 = madd(x, w21, a3);
+    x = v128.shuffle<f32>(u, v, 0, 2, 4, 6);
+    a3 = madd(x, w20, a3);
+    x = v128.shuffle<f32>(x, edge ? f32x4.splat(0) : v128.load32_zero(r8 + off, 32), 1, 2, 3, 4);
+    a3 = madd(x, w22, a3);
+  }
+  storeGroup(R, q, at, ox, ow, ldy, tile, a0, a1, a2, a3, clamp, lo, hi, fix);
+}
+
+// 3x3, stride 2, straight from the image: R <= 4 output rows across the whole width (at least
+// 4 pixels), from input rows i = 0..2R at ri; `edge`: pixel 2 ow of a row is the padding.
+// @ts-ignore: decorator
+@inline function dw3s2DirectGroup(
+  R: u32,
+  edge: bool,
+  r0: usize,
+  r1: usize,
+  r2: usize,
+  r3: usize,
+  r4: usize,
+  r5: usize,
+  r6: usize,
+  r7: usize,
+  r8: usize,
+  q: usize,
+  ldy: usize,
+  ow: u32,
+  wp: usize,
+  b: f32,
+  minv: f32,
+  maxv: f32,
+  clamp: bool,
+  tile: usize,
+): void {
+  const w00 = v128.load32_splat(wp);
+  const w01 = v128.load32_splat(wp, 4);
+  const w02 = v128.load32_splat(wp, 8);
+  const w10 = v128.load32_splat(wp, 12);
+  const w11 = v128.load32_splat(wp, 16);
+  const w12 = v128.load32_splat(wp, 20);
+  const w20 = v128.load32_splat(wp, 24);
+  const w21 = v128.load32_splat(wp, 28);
+  const w22 = v128.load32_splat(wp, 32);
+  const bv = f32x4.splat(b);
+  const lo = f32x4.splat(minv);
+  const hi = f32x4.splat(maxv);
+  const fix = fixOf(minv);
+  let ox: u32 = 0;
+  for (; ox + 4 < ow; ox += 4) {
+    dw3s2DirectCol(R, false, r0, r1, r2, r3, r4, r5, r6, r7, r8, <usize>ox << 3, q, <usize>ox << 2, ox, ow, ldy, tile,
+      w00, w01, w02, w10, w11, w12, w20, w21, w22, bv, clamp, lo, hi, fix);
+  }
+  ox = ow - 4;
+  if (edge) {
+    dw3s2DirectCol(R, true, r0, r1, r2, r3, r4, r5, r6, r7, r8, <usize>ox << 3, q, <usize>ox << 2, ox, ow, ldy, tile,
+      w00, w01, w02, w10, w11, w12, w20, w21, w22, bv, clamp, lo, hi, fix);
+  } else {
+    dw3s2DirectCol(R, false, r0, r1, r2, r3, r4, r5, r6, r7, r8, <usize>ox << 3, q, <usize>ox << 2, ox, ow, ldy, tile,
+      w00, w01, w02, w10, w11, w12, w20, w21, w22, bv, clamp, lo, hi, fix);
+  }
+}
+
+// All output rows of one plane, 3x3 stride 2 straight from the image at p (row stride rs;
+// input row t of the window is image row t - top, or the zero row outside the image).
+function dw3s2DirectPlane(
+  edge: bool,
+  p: usize,
+  rs: usize,
+  top: i32,
+  height: i32,
+  zero: usize,
+  q: usize,
+  oh: u32,
+  ow: u32,
+  wp: usize,
+  b: f32,
+  minv: f32,
+  maxv: f32,
+  clamp: bool,
+  tile: usize,
+): void {
+  if (edge) dw3s2DirectRows(true, p, rs, top, height, zero, q, oh, ow, wp, b, minv, maxv, clamp, tile);
+  else dw3s2DirectRows(false, p, rs, top, height, zero, q, oh, ow, wp, b, minv, maxv, clamp, tile);
+}
+
+// @ts-ignore: decorator
+@inline function dw3s2DirectRows(
+  edge: bool,
+  p: usize,
+  rs: usize,
+  top: i32,
+  height: i32,
+  zero: usize,
+  q: usize,
+  oh: u32,
+  ow: u32,
+  wp: usize,
+  b: f32,
+  minv: f32,
+  maxv: f32,
+  clamp: bool,
+  tile: usize,
+): void {
+  const ldy = <usize>ow << 2;
+  for (let oy: u32 = 0; oy < oh; oy += 4) {
+    const r0 = rowAt(true, p, rs, 2 * oy + 0, top, height, zero);
+    const r1 = rowAt(true, p, rs, 2 * oy + 1, top, height, zero);
+    const r2 = rowAt(true, p, rs, 2 * oy + 2, top, height, zero);
+    const r3 = rowAt(true, p, rs, 2 * oy + 3, top, height, zero);
+    const r4 = rowAt(true, p, rs, 2 * oy + 4, top, height, zero);
+    const r5 = rowAt(true, p, rs, 2 * oy + 5, top, height, zero);
+    const r6 = rowAt(true, p, rs, 2 * oy + 6, top, height, zero);
+    const r7 = rowAt(true, p, rs, 2 * oy + 7, top, height, zero);
+    const r8 = rowAt(true, p, rs, 2 * oy + 8, top, height, zero);
+    const qo = q + <usize>oy * ldy;
+    const rem = oh - oy;
+    if (rem >= 4) dw3s2DirectGroup(4, edge, r0, r1, r2, r3, r4, r5, r6, r7, r8, qo, ldy, ow, wp, b, minv, maxv, clamp, tile);
+    else if (rem == 3) dw3s2DirectGroup(3, edge, r0, r1, r2, r3, r4, r5, r6, r7, r8, qo, ldy, ow, wp, b, minv, maxv, clamp, tile);
+    else if (rem == 2) dw3s2DirectGroup(2, edge, r0, r1, r2, r3, r4, r5, r6, r7, r8, qo, ldy, ow, wp, b, minv, maxv, clamp, tile);
+    else dw3s2DirectGroup(1, edge, r0, r1, r2, r3, r4, r5, r6, r7, r8, qo, ldy, ow, wp, b, minv, maxv, clamp, tile);
   }
 }
 

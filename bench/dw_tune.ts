@@ -34,7 +34,7 @@ const runs = backends.map((be) => DEPTHWISE_LAYERS.map((layer) => setupDepthwise
 // Warm-up: optimised code replaces the baseline tier only after a while.
 for (const r of runs) {
   const t0 = performance.now();
-  while (performance.now() - t0 < 1500) for (const f of r) f();
+  while (performance.now() - t0 < 3000) for (const f of r) f();
 }
 /** Milliseconds per call of `f` over a batch of about 5 ms. */
 function batch(f: () => void): number {

@@ -300,6 +300,35 @@ for (const flavour of FLAVOURS) {
     }
   });
 
+  Deno.test(`depthwise kernel (${flavour}): 3x3 stride 2 read straight from the image`, () => {
+    // The SIMD flavours read 3x3 stride-2 taps straight from images with no padding on the
+    // left and outputs at least 4 wide, de-interleaving even and odd pixels as they load; the
+    // last tap of a row is the padding (a zero) when the image is exactly twice the output
+    // wide. Widths even and odd with 0 to 2 columns of padding on the right, every row
+    // remainder of the groups of four, images shorter than the window, and every padding at
+    // the top and bottom.
+    let seed = 1;
+    for (let width = 7; width <= 19; width++) {
+      for (let height = 1; height <= 10; height++) {
+        checkDepthwise(ex, {
+          kernel: 3,
+          stride: 2,
+          height,
+          width,
+          batch: 1 + (height % 2),
+          channels: 2,
+          padding: [(height >> 1) % 3, 0, height % 3, (width + height) % 3],
+          clamp: ([[0, 6], [-Infinity, Infinity], [-0.5, 0.75], [-Infinity, -0]] as const)[
+            seed % 4
+          ] as [number, number],
+          withBias: seed % 3 !== 0,
+          shift: seed % 4,
+          seed: seed++,
+        });
+      }
+    }
+  });
+
   Deno.test(`depthwise kernel (${flavour}): MobileNet-sized planes`, () => {
     let seed = 1;
     for (const [size, stride] of [[112, 1], [112, 2], [56, 2], [28, 1], [14, 2], [7, 1]]) {
@@ -497,16 +526,18 @@ for (const flavour of FLAVOURS) {
   Deno.test(`CHW kernels (${flavour}): signed zeros as f32 min/max give them`, () => {
     // x = 0, weights -1, bias -0: every sum is -0 (relaxed FMA or mul + add alike); max with
     // +0 must give +0, and a clamp to [-inf, -0] keeps -0.
-    // Sides 4 and 9: through the scratch plane, and (SIMD) straight from the image.
+    // Through the scratch plane, and (SIMD) straight from the image: [side, stride, padding
+    // top and left, output side].
     const cases = [[0, 6, 1], [-Infinity, -0, -1], [-1, Infinity, -1], [0, -0, -1], [-1, -0, -1]];
-    for (const n of [4, 9]) {
+    const planes = [[4, 1, 1, 4], [9, 1, 1, 9], [7, 2, 1, 4], [8, 2, 0, 4]];
+    for (const [n, stride, pad, m] of planes) {
       for (const [min, max, sign] of cases) {
         const lay = new Layout(ex);
         const xr = lay.region(2 * n * n);
         const wr = lay.region(2 * 9);
         const br = lay.region(2);
-        const yr = lay.region(2 * n * n);
-        const sr = lay.region(ex.depthwiseScratchBytes(3, 1, n, n) / 4);
+        const yr = lay.region(2 * m * m);
+        const sr = lay.region(ex.depthwiseScratchBytes(3, stride, m, m) / 4);
         lay.write((r) =>
           r === xr
             ? new Float32Array(2 * n * n)
@@ -524,11 +555,11 @@ for (const flavour of FLAVOURS) {
           n,
           n,
           3,
-          1,
-          1,
-          1,
-          n,
-          n,
+          stride,
+          pad,
+          pad,
+          m,
+          m,
           xr.ptr,
           wr.ptr,
           br.ptr,
@@ -537,8 +568,10 @@ for (const flavour of FLAVOURS) {
           max,
           sr.ptr,
         );
+        lay.checkGuards(`${n}/${stride}`);
         for (const v of lay.read(yr)) {
-          assert.ok(v === 0 && Object.is(v, sign > 0 ? 0 : -0), `${n}: [${min}, ${max}]: got ${v}`);
+          const where = `${n}/${stride}: [${min}, ${max}]`;
+          assert.ok(v === 0 && Object.is(v, sign > 0 ? 0 : -0), `${where}: got ${v}`);
         }
       }
     }
