@@ -641,26 +641,22 @@ function putTail(q: usize, ldy: usize, R: u32, lanes: u32, tile: usize): void {
   q: usize,
   ldy: usize,
   ow: u32,
-  wp: usize,
-  b: f32,
-  minv: f32,
-  maxv: f32,
+  w00: v128,
+  w01: v128,
+  w02: v128,
+  w10: v128,
+  w11: v128,
+  w12: v128,
+  w20: v128,
+  w21: v128,
+  w22: v128,
+  bv: v128,
   clamp: bool,
+  lo: v128,
+  hi: v128,
+  fix: v128,
   tile: usize,
 ): void {
-  const w00 = v128.load32_splat(wp);
-  const w01 = v128.load32_splat(wp, 4);
-  const w02 = v128.load32_splat(wp, 8);
-  const w10 = v128.load32_splat(wp, 12);
-  const w11 = v128.load32_splat(wp, 16);
-  const w12 = v128.load32_splat(wp, 20);
-  const w20 = v128.load32_splat(wp, 24);
-  const w21 = v128.load32_splat(wp, 28);
-  const w22 = v128.load32_splat(wp, 32);
-  const bv = f32x4.splat(b);
-  const lo = f32x4.splat(minv);
-  const hi = f32x4.splat(maxv);
-  const fix = fixOf(minv);
   if (direct) {
     dw3s1Col(R, 1, r0, r1, r2, r3, r4, r5, 0, q, 0, 0, ow, ldy, tile,
       w00, w01, w02, w10, w11, w12, w20, w21, w22, bv, clamp, lo, hi, fix);
@@ -855,26 +851,22 @@ function putTail(q: usize, ldy: usize, R: u32, lanes: u32, tile: usize): void {
   q: usize,
   ldy: usize,
   ow: u32,
-  wp: usize,
-  b: f32,
-  minv: f32,
-  maxv: f32,
+  w00: v128,
+  w01: v128,
+  w02: v128,
+  w10: v128,
+  w11: v128,
+  w12: v128,
+  w20: v128,
+  w21: v128,
+  w22: v128,
+  bv: v128,
   clamp: bool,
+  lo: v128,
+  hi: v128,
+  fix: v128,
   tile: usize,
 ): void {
-  const w00 = v128.load32_splat(wp);
-  const w01 = v128.load32_splat(wp, 4);
-  const w02 = v128.load32_splat(wp, 8);
-  const w10 = v128.load32_splat(wp, 12);
-  const w11 = v128.load32_splat(wp, 16);
-  const w12 = v128.load32_splat(wp, 20);
-  const w20 = v128.load32_splat(wp, 24);
-  const w21 = v128.load32_splat(wp, 28);
-  const w22 = v128.load32_splat(wp, 32);
-  const bv = f32x4.splat(b);
-  const lo = f32x4.splat(minv);
-  const hi = f32x4.splat(maxv);
-  const fix = fixOf(minv);
   let ox: u32 = 0;
   for (; ox + 4 < ow; ox += 4) {
     dw3s2DirectCol(R, false, r0, r1, r2, r3, r4, r5, r6, r7, r8, <usize>ox << 3, q, <usize>ox << 2, ox, ow, ldy, tile,
@@ -932,6 +924,19 @@ function dw3s2DirectPlane(
   tile: usize,
 ): void {
   const ldy = <usize>ow << 2;
+  const w00 = v128.load32_splat(wp);
+  const w01 = v128.load32_splat(wp, 4);
+  const w02 = v128.load32_splat(wp, 8);
+  const w10 = v128.load32_splat(wp, 12);
+  const w11 = v128.load32_splat(wp, 16);
+  const w12 = v128.load32_splat(wp, 20);
+  const w20 = v128.load32_splat(wp, 24);
+  const w21 = v128.load32_splat(wp, 28);
+  const w22 = v128.load32_splat(wp, 32);
+  const bv = f32x4.splat(b);
+  const lo = f32x4.splat(minv);
+  const hi = f32x4.splat(maxv);
+  const fix = fixOf(minv);
   for (let oy: u32 = 0; oy < oh; oy += 4) {
     const r0 = rowAt(true, p, rs, 2 * oy + 0, top, height, zero);
     const r1 = rowAt(true, p, rs, 2 * oy + 1, top, height, zero);
@@ -944,10 +949,14 @@ function dw3s2DirectPlane(
     const r8 = rowAt(true, p, rs, 2 * oy + 8, top, height, zero);
     const qo = q + <usize>oy * ldy;
     const rem = oh - oy;
-    if (rem >= 4) dw3s2DirectGroup(4, edge, r0, r1, r2, r3, r4, r5, r6, r7, r8, qo, ldy, ow, wp, b, minv, maxv, clamp, tile);
-    else if (rem == 3) dw3s2DirectGroup(3, edge, r0, r1, r2, r3, r4, r5, r6, r7, r8, qo, ldy, ow, wp, b, minv, maxv, clamp, tile);
-    else if (rem == 2) dw3s2DirectGroup(2, edge, r0, r1, r2, r3, r4, r5, r6, r7, r8, qo, ldy, ow, wp, b, minv, maxv, clamp, tile);
-    else dw3s2DirectGroup(1, edge, r0, r1, r2, r3, r4, r5, r6, r7, r8, qo, ldy, ow, wp, b, minv, maxv, clamp, tile);
+    if (rem >= 4) dw3s2DirectGroup(4, edge, r0, r1, r2, r3, r4, r5, r6, r7, r8, qo, ldy, ow,
+      w00, w01, w02, w10, w11, w12, w20, w21, w22, bv, clamp, lo, hi, fix, tile);
+    else if (rem == 3) dw3s2DirectGroup(3, edge, r0, r1, r2, r3, r4, r5, r6, r7, r8, qo, ldy, ow,
+      w00, w01, w02, w10, w11, w12, w20, w21, w22, bv, clamp, lo, hi, fix, tile);
+    else if (rem == 2) dw3s2DirectGroup(2, edge, r0, r1, r2, r3, r4, r5, r6, r7, r8, qo, ldy, ow,
+      w00, w01, w02, w10, w11, w12, w20, w21, w22, bv, clamp, lo, hi, fix, tile);
+    else dw3s2DirectGroup(1, edge, r0, r1, r2, r3, r4, r5, r6, r7, r8, qo, ldy, ow,
+      w00, w01, w02, w10, w11, w12, w20, w21, w22, bv, clamp, lo, hi, fix, tile);
   }
 }
 
@@ -1465,6 +1474,19 @@ function dw3s1Plane(
   tile: usize,
 ): void {
   const ldy = <usize>ow << 2;
+  const w00 = v128.load32_splat(wp);
+  const w01 = v128.load32_splat(wp, 4);
+  const w02 = v128.load32_splat(wp, 8);
+  const w10 = v128.load32_splat(wp, 12);
+  const w11 = v128.load32_splat(wp, 16);
+  const w12 = v128.load32_splat(wp, 20);
+  const w20 = v128.load32_splat(wp, 24);
+  const w21 = v128.load32_splat(wp, 28);
+  const w22 = v128.load32_splat(wp, 32);
+  const bv = f32x4.splat(b);
+  const lo = f32x4.splat(minv);
+  const hi = f32x4.splat(maxv);
+  const fix = fixOf(minv);
   for (let oy: u32 = 0; oy < oh; oy += 4) {
     const r0 = rowAt(direct, p, rs, oy, top, height, zero);
     const r1 = rowAt(direct, p, rs, oy + 1, top, height, zero);
@@ -1474,10 +1496,14 @@ function dw3s1Plane(
     const r5 = rowAt(direct, p, rs, oy + 5, top, height, zero);
     const qo = q + <usize>oy * ldy;
     const rem = oh - oy;
-    if (rem >= 4) dw3s1Group(4, direct, r0, r1, r2, r3, r4, r5, qo, ldy, ow, wp, b, minv, maxv, clamp, tile);
-    else if (rem == 3) dw3s1Group(3, direct, r0, r1, r2, r3, r4, r5, qo, ldy, ow, wp, b, minv, maxv, clamp, tile);
-    else if (rem == 2) dw3s1Group(2, direct, r0, r1, r2, r3, r4, r5, qo, ldy, ow, wp, b, minv, maxv, clamp, tile);
-    else dw3s1Group(1, direct, r0, r1, r2, r3, r4, r5, qo, ldy, ow, wp, b, minv, maxv, clamp, tile);
+    if (rem >= 4) dw3s1Group(4, direct, r0, r1, r2, r3, r4, r5, qo, ldy, ow,
+      w00, w01, w02, w10, w11, w12, w20, w21, w22, bv, clamp, lo, hi, fix, tile);
+    else if (rem == 3) dw3s1Group(3, direct, r0, r1, r2, r3, r4, r5, qo, ldy, ow,
+      w00, w01, w02, w10, w11, w12, w20, w21, w22, bv, clamp, lo, hi, fix, tile);
+    else if (rem == 2) dw3s1Group(2, direct, r0, r1, r2, r3, r4, r5, qo, ldy, ow,
+      w00, w01, w02, w10, w11, w12, w20, w21, w22, bv, clamp, lo, hi, fix, tile);
+    else dw3s1Group(1, direct, r0, r1, r2, r3, r4, r5, qo, ldy, ow,
+      w00, w01, w02, w10, w11, w12, w20, w21, w22, bv, clamp, lo, hi, fix, tile);
   }
 }
 
