@@ -249,12 +249,13 @@ export function wasmBackend(instance: WebAssembly.Instance): Backend {
   const tensors = new WeakMap<Tensor, Block>();
   const registry = new FinalizationRegistry<() => void>((free) => free());
 
-  function makeTensor(rows: number, cols: number): Tensor {
+  /** A fresh tensor, zeroed unless the caller writes every element (`zero` false). */
+  function makeTensor(rows: number, cols: number, zero = true): Tensor {
     checkSize("rows", rows);
     checkSize("cols", cols);
     const n = checkProduct("rows * cols", rows, cols);
     const block = arena.alloc(n * 4);
-    arena.f32(block, n).fill(0);
+    if (zero) arena.f32(block, n).fill(0);
     let disposed = false;
     const tensor = residentTensor(block, rows, cols, () => disposed, () => {
       if (disposed) return;
@@ -619,11 +620,12 @@ export function wasmBackend(instance: WebAssembly.Instance): Backend {
     flavour,
     upload(d: Dense): Tensor {
       checkDense("d", d);
-      const t = makeTensor(d.rows, d.cols);
+      // Every element is written from d.data (checkDense: rows * cols of them).
+      const t = makeTensor(d.rows, d.cols, false);
       arena.f32(tensors.get(t)!, d.data.length).set(d.data);
       return t;
     },
-    alloc: makeTensor,
+    alloc: (rows, cols) => makeTensor(rows, cols),
     prepare(plan: Conv1x1Plan): PreparedPlan {
       checkPlan(plan);
       const sections = upload(plan);

@@ -146,6 +146,24 @@ Deno.test("the allocator reuses, merges and refuses past the memory's maximum", 
 });
 
 for (const backend of backends) {
+  Deno.test(`${backend.flavour}: alloc zeroes reused memory, upload overwrites all of it`, () => {
+    // Freed tensors leave their values behind in the backend's memory; a new tensor over it is
+    // all zeros (alloc) or exactly the uploaded data, whatever was there.
+    for (let round = 0; round < 3; round++) {
+      const junk = backend.upload(dense(7, 13, new Float32Array(91).fill(7.5)));
+      junk.dispose();
+      const a = backend.alloc(7, 13);
+      assert.deepEqual([...a.read().data], new Array(91).fill(0));
+      a.dispose();
+      const more = backend.upload(dense(5, 11, new Float32Array(55).fill(-3)));
+      more.dispose();
+      const data = Float32Array.from({ length: 55 }, (_, i) => i - 27.5);
+      const u = backend.upload(dense(5, 11, data));
+      assert.deepEqual(u.read().data, data);
+      u.dispose();
+    }
+  });
+
   Deno.test(`${backend.flavour}: a resident out may be the input tensor`, () => {
     const sq = dense(3, 3, [1, 0, 0, 0, 0, 2, 0, 3, 0]);
     const xs = dense(3, 37, Array.from({ length: 111 }, (_, i) => i % 5 - 2));
