@@ -275,15 +275,14 @@ export function depthwise(
       if (direct) {
         dw3s1Plane(true, xp, inRow, <i32>padTop, <i32>height, plane, yp, outHeight, outWidth,
           wp, b, minv, maxv, clamp, tile);
-        if (negZeroMax) orSign(yp, <usize>outHeight * outWidth);
       } else if (direct2) {
         dw3s2DirectPlane(width == 2 * outWidth, xp, inRow, <i32>padTop, <i32>height, plane, yp,
           outHeight, outWidth, wp, b, minv, maxv, clamp, tile);
-        if (negZeroMax) orSign(yp, <usize>outHeight * outWidth);
       } else {
         paddedRows(outHeight, strip, xp, inRow, height, padTop, padLeft, colsIn, k, s,
-          plane, rs, yp, outRow, outWidth, wp, b, minv, maxv, clamp, negZeroMax, tile);
+          plane, rs, yp, outRow, outWidth, wp, b, minv, maxv, clamp, tile);
       }
+      if (negZeroMax) orSign(yp, <usize>outHeight * outWidth);
       xp += inPlane;
       yp += outPlane;
     }
@@ -317,7 +316,6 @@ export function depthwise(
   minv: f32,
   maxv: f32,
   clamp: bool,
-  negZeroMax: bool,
   tile: usize,
 ): void {
   const half = rs >> 1;
@@ -337,7 +335,6 @@ export function depthwise(
     else copyRows2(src, inRow, r1 - r0, colsIn, dst, padLeft, rs, half);
     const q = yp + <usize>oy0 * outRow;
     dwPlane(k, s, plane, rs, half, q, so, outWidth, wp, b, minv, maxv, clamp, tile);
-    if (negZeroMax) orSign(q, <usize>so * outWidth);
   }
 }
 

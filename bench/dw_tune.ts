@@ -8,28 +8,11 @@
  * DIR: folders holding sparsekit.<flavour>.wasm (default: as/build).
  * @module
  */
-import { init } from "../kernels/init.ts";
-import type { Backend, Flavour } from "../kernels/backend.ts";
+import { tuneSetup } from "./tune.ts";
 import { DEPTHWISE_LAYERS, describe, setupDepthwise } from "./chw_bench.ts";
 
-const opts: Record<string, string> = { flavour: "relaxed", rounds: "15" };
-const positional: string[] = [];
-for (let i = 0; i < Deno.args.length; i++) {
-  const a = Deno.args[i];
-  if (a.startsWith("--")) opts[a.slice(2)] = Deno.args[++i];
-  else positional.push(a);
-}
-const flavour = opts.flavour as Flavour;
+const { opts, dirs, backends } = await tuneSetup({ flavour: "relaxed", rounds: "15" });
 const rounds = Number(opts.rounds);
-const dirs = positional.length > 0
-  ? positional
-  : [new URL("../as/build", import.meta.url).pathname];
-const backends: Backend[] = [];
-for (const d of dirs) {
-  backends.push(
-    await init({ flavour, bytes: await Deno.readFile(`${d}/sparsekit.${flavour}.wasm`) }),
-  );
-}
 const runs = backends.map((be) => DEPTHWISE_LAYERS.map((layer) => setupDepthwise(be, layer)));
 // Warm-up: optimised code replaces the baseline tier only after a while.
 for (const r of runs) {

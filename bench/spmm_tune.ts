@@ -11,11 +11,10 @@
  * `--prune blocks` prunes whole 1xB output-channel blocks (B = --block) with pruneBlocks.
  * @module
  */
-import { init } from "../kernels/init.ts";
 import { dense } from "../kernels/dense.ts";
 import { packConv1x1 } from "../kernels/pack.ts";
 import { pruneBlocks, pruneMagnitude } from "../kernels/prune.ts";
-import type { Backend, Flavour } from "../kernels/backend.ts";
+import { tuneSetup } from "./tune.ts";
 
 /** MobileNet v1 1x1 layers: [cin, cout, H*W]. */
 export const LAYERS = [
@@ -36,35 +35,18 @@ export const MICRO = [
   [64, 64, 64],
 ] as const;
 
-const opts: Record<string, string> = {
+const { opts: args, dirs, backends } = await tuneSetup({
   flavour: "relaxed",
   sparsity: "0.9",
   block: "1",
   prune: "unstructured",
   rounds: "25",
   layers: "mobilenet",
-};
-const positional: string[] = [];
-for (let i = 0; i < Deno.args.length; i++) {
-  const a = Deno.args[i];
-  if (a.startsWith("--")) opts[a.slice(2)] = Deno.args[++i];
-  else positional.push(a);
-}
-const args = opts;
-const flavour = args.flavour as Flavour;
+});
+const flavour = args.flavour;
 const sparsity = Number(args.sparsity);
 const block = args.block === "auto" ? "auto" : Number(args.block) as 1 | 2 | 4;
 const rounds = Number(args.rounds);
-const dirs = positional.length > 0
-  ? positional
-  : [new URL("../as/build", import.meta.url).pathname];
-
-const backends: Backend[] = [];
-for (const d of dirs) {
-  backends.push(
-    await init({ flavour, bytes: await Deno.readFile(`${d}/sparsekit.${flavour}.wasm`) }),
-  );
-}
 
 // Deterministic pseudo-random data, so runs are comparable.
 let seed = 12345;

@@ -213,6 +213,46 @@ function checkDepthwise(ex: ChwExports, c: DepthwiseCase): void {
   assertWithinBound(got, want, bound, k * k);
 }
 
+/** The clamps the swept depthwise cases cycle through, [-inf, -0] among them. */
+const SWEEP_CLAMPS: [number, number][] = [
+  [0, 6],
+  [-Infinity, Infinity],
+  [-0.5, 0.75],
+  [-Infinity, -0],
+];
+
+/**
+ * checkDepthwise over every 3x3 case at `stride` of widths w0..w1 and heights 1..h1, two
+ * channels, padded and batched as the callbacks say; the clamp, bias and alignment vary by case.
+ */
+function sweep3x3(
+  ex: ChwExports,
+  stride: number,
+  [w0, w1]: [number, number],
+  h1: number,
+  padding: (width: number, height: number) => Padding4,
+  batch: (width: number, height: number) => number,
+): void {
+  let seed = 1;
+  for (let width = w0; width <= w1; width++) {
+    for (let height = 1; height <= h1; height++) {
+      checkDepthwise(ex, {
+        kernel: 3,
+        stride,
+        height,
+        width,
+        batch: batch(width, height),
+        channels: 2,
+        padding: padding(width, height),
+        clamp: SWEEP_CLAMPS[seed % 4],
+        withBias: seed % 3 !== 0,
+        shift: seed % 4,
+        seed: seed++,
+      });
+    }
+  }
+}
+
 const side = fc.oneof(
   { weight: 3, arbitrary: fc.constantFrom(1, 2, 3, 4, 5, 6, 7, 8, 9, 12, 13, 14) },
   { weight: 1, arbitrary: fc.integer({ min: 0, max: 40 }) },
@@ -276,28 +316,7 @@ for (const flavour of FLAVOURS) {
     // whole vectors between; rows outside the image read as a row of zeros). Every width mod 4,
     // every row remainder of the groups of four, images shorter than the window, and every
     // padding at the top and bottom.
-    let seed = 1;
-    for (let width = 4; width <= 17; width++) {
-      for (let height = 1; height <= 11; height++) {
-        const top = height % 3;
-        const bottom = (height + width) % 3;
-        checkDepthwise(ex, {
-          kernel: 3,
-          stride: 1,
-          height,
-          width,
-          batch: 1 + (width % 2),
-          channels: 2,
-          padding: [top, 1, bottom, 1],
-          clamp: ([[0, 6], [-Infinity, Infinity], [-0.5, 0.75], [-Infinity, -0]] as const)[
-            seed % 4
-          ] as [number, number],
-          withBias: seed % 3 !== 0,
-          shift: seed % 4,
-          seed: seed++,
-        });
-      }
-    }
+    sweep3x3(ex, 1, [4, 17], 11, (w, h) => [h % 3, 1, (h + w) % 3, 1], (w) => 1 + (w % 2));
   });
 
   Deno.test(`depthwise kernel (${flavour}): 3x3 stride 2 read straight from the image`, () => {
@@ -307,26 +326,14 @@ for (const flavour of FLAVOURS) {
     // wide. Widths even and odd with 0 to 2 columns of padding on the right, every row
     // remainder of the groups of four, images shorter than the window, and every padding at
     // the top and bottom.
-    let seed = 1;
-    for (let width = 7; width <= 19; width++) {
-      for (let height = 1; height <= 10; height++) {
-        checkDepthwise(ex, {
-          kernel: 3,
-          stride: 2,
-          height,
-          width,
-          batch: 1 + (height % 2),
-          channels: 2,
-          padding: [(height >> 1) % 3, 0, height % 3, (width + height) % 3],
-          clamp: ([[0, 6], [-Infinity, Infinity], [-0.5, 0.75], [-Infinity, -0]] as const)[
-            seed % 4
-          ] as [number, number],
-          withBias: seed % 3 !== 0,
-          shift: seed % 4,
-          seed: seed++,
-        });
-      }
-    }
+    sweep3x3(
+      ex,
+      2,
+      [7, 19],
+      10,
+      (w, h) => [(h >> 1) % 3, 0, h % 3, (w + h) % 3],
+      (_, h) => 1 + (h % 2),
+    );
   });
 
   Deno.test(`depthwise kernel (${flavour}): MobileNet-sized planes`, () => {
