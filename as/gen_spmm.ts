@@ -59,8 +59,12 @@ function simdKernel(b: number, v: number, lanes = 4): string {
   L.push(`  for (let g: u32 = 0; g < groups; g++) {`);
   L.push(`    const n = load<u32>(nnzmap);`);
   L.push(`    nnzmap += 4;`);
+  // The block's biases: one load, each splatted from its lane (a lone bias loaded splatted).
+  if (b > 1) {
+    L.push(`    const bv = ${b === 4 ? "v128.load" : "v128.load64_zero"}(w);`);
+  }
   for (let c = 0; c < b; c++) {
-    L.push(`    const s${c} = v128.load32_splat(w, ${4 * c});`);
+    L.push(`    const s${c} = ${b === 1 ? "v128.load32_splat(w)" : lane("bv", c)};`);
     for (let i = 0; i < v; i++) L.push(`    let a${c}_${i} = s${c};`);
   }
   L.push(`    w += ${4 * b};`);
