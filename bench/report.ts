@@ -786,8 +786,14 @@ export function renderReport(
       `- **Timing:** ${r.engine.name}; ${
         Object.entries(r.engine.options).map(([k, v]) => `${k} ${v}`).join(", ")
       }; every figure is the median over samples, after a warm-up that lets V8 tier the ` +
-        "kernels up to TurboFan. Operands are resident in wasm memory (no copies inside the " +
-        "timed call)." +
+        "kernels up to TurboFan. " +
+        ((r.engine.options.rounds ?? 1) > 1
+          ? `Each flavour's workloads are timed in ${r.engine.options.rounds} passes over all ` +
+            "of them (one benny suite per pass, `maxTime` per workload and pass) and a figure " +
+            "is the median of the samples pooled over the passes, so a slow phase of the " +
+            "shared host falls on every workload alike rather than on the few timed during it. "
+          : "") +
+        "Operands are resident in wasm memory (no copies inside the timed call)." +
         (net === undefined ? "" : " The networks are timed differently: see below."),
     );
   }
@@ -860,17 +866,28 @@ export function renderReport(
       "",
       "### What limits the sparse figures",
       "",
-      "In unstructured sparsity every multiply-add needs an input vector of its own: the " +
-        "1-channel kernel loads one per multiply-add, and V8 compiles each load with its " +
-        "address and, in Deno, an explicit bounds check (`lea`, `cmp`, `jae` before the load " +
-        "in the machine code V8 writes, seen in a `--perf-prof` dump), because Deno runs V8 " +
-        "without the WebAssembly trap handler (denoland/deno#35658). That is about four " +
-        "instructions per multiply-add before the weight, increment and loop are counted, " +
-        "which holds the kernel near half of the FMA peak whatever the tile. Output-channel " +
+      "In unstructured sparsity every multiply-add needs an input vector of its own. In the " +
+        "machine code V8 writes for the 1-channel kernel (read from a `--perf-prof` dump), one " +
+        "trip of the main loop over two stored columns of an 11-vector tile is 22 input loads, " +
+        "each behind its own bounds check (`cmp` and `jae`: Deno runs V8 without the " +
+        "WebAssembly trap handler, denoland/deno#35658), 11 `lea` computing the checks' limits, " +
+        "22 multiply-adds, and about 20 more instructions for the two weights and increments " +
+        "(their loads checked too), the loop and V8's interrupt check: about 4.5 instructions " +
+        "per multiply-add, which holds the kernel near half of the FMA peak. Output-channel " +
         "blocks reuse each input load for 2 or 4 multiply-adds, which is why 1x4 blocks run " +
-        "much closer to peak. " +
-        "The first layer (32->64 at 112x112, about three nonzeros per output channel) is bound " +
-        "by memory traffic: it writes 3.2 MB of output for 5 MFLOP.",
+        "much closer to peak.",
+      "",
+      "Where the unstructured layers lose beyond that (measured with `bench/spmm_tune.ts`, " +
+        "relaxed): the 7x7 layers' 49-pixel rows need two tiles (7 and 6 vectors), each paying " +
+        "the per-column work, and run at about 27 GFLOP/s where the same layer on 48-pixel rows " +
+        "(one 12-vector tile) reaches about 34 (58% of peak); the first layer (32->64 at " +
+        "112x112, about three nonzeros per output channel) spends about a third of its time " +
+        "storing its 3.2 MB of output (86 µs with no nonzeros at all, 252 µs at 90%). Tried and " +
+        "not kept, all slower or no better: four columns per trip (8- and 10-vector tiles), one " +
+        "vector load for a trip's two weights and increments (increments taken from its lanes), " +
+        "a 13th accumulator or a 1-pixel lane for 196- and 49-pixel rows, and splitting the " +
+        "input channels so each part of the input stays in L1 (the inputs come from L2 fast " +
+        "enough: the instructions are the limit).",
       "",
       ...boundsSection(bounds, peak?.peakGflops),
       "### Roofline of this host",
@@ -972,7 +989,8 @@ export function renderReport(
         "`pruneBlocks(w, 0.9, { block: 4 })` packed with `blockSize: 4`. Activations are " +
         "uniform in [0, 1).",
       "- **±%** is benchmark.js's relative margin of error of the mean (95% confidence from the " +
-        "spread of the samples): a noise indicator, not a bound on systematic error.",
+        "spread of the samples; with several passes, the largest of the passes'): a noise " +
+        "indicator, not a bound on systematic error.",
     );
   }
 

@@ -21,6 +21,7 @@ import {
   CONFIGS,
   geomean,
   LAYERS,
+  quantile,
   setupLayer,
   type SparseConfig,
   warmUp,
@@ -175,12 +176,19 @@ function progress(line: string): void {
   Deno.stderr.writeSync(new TextEncoder().encode(line + "\n"));
 }
 
-/** Times every workload of one flavour with benny; returns the medians. */
+/**
+ * Times every workload of one flavour with benny, in `rounds` passes over all of them (one benny
+ * suite per pass, `options.maxTime` each), so that a slow phase of the shared host falls on
+ * every workload alike instead of on the few timed while it lasts. Returns per workload the
+ * median and fastest of the samples pooled over the passes, and the largest of the passes'
+ * margins of error.
+ */
 async function runFlavour(
   backend: Backend,
   f: BenchFlavour,
   quick: boolean,
   options: Record<string, number>,
+  rounds: number,
 ): Promise<Timed[]> {
   const setups = LAYERS.map((l) => setupLayer(backend, l, configsFor(f)));
   try {
@@ -188,32 +196,45 @@ async function runFlavour(
     // Warm-up: every kernel of this module until its speed settles (TurboFan tier reached).
     for (const w of works) warmUp(w.run, { minMs: quick ? 10 : 100 });
     const name = (w: Workload) => `${w.layer.name} ${w.config}`;
-    let done = 0;
-    const summary = await suite(
-      `sparsekit ${f}`,
-      ...works.map((w) => add(name(w), w.run)),
-      cycle((result) => {
-        done++;
-        progress(
-          `  [${f} ${String(done).padStart(2)}/${works.length}] ${result.name.padEnd(24)} ${
-            (result.details.median * 1e3).toFixed(3)
-          } ms ±${result.margin.toFixed(1)}%`,
-        );
-        return undefined;
-      }),
-      configure({ cases: options }),
+    const pooled = new Map<string, { samples: number[]; rme: number }>(
+      works.map((w) => [name(w), { samples: [], rme: 0 }]),
     );
-    const byName = new Map(summary.results.map((r) => [r.name, r]));
+    for (let round = 1; round <= rounds; round++) {
+      let done = 0;
+      const summary = await suite(
+        `sparsekit ${f} pass ${round}/${rounds}`,
+        ...works.map((w) => add(name(w), w.run)),
+        cycle((result) => {
+          done++;
+          progress(
+            `  [${f} pass ${round}/${rounds} ${String(done).padStart(2)}/${works.length}] ${
+              result.name.padEnd(24)
+            } ${(result.details.median * 1e3).toFixed(3)} ms ±${result.margin.toFixed(1)}%`,
+          );
+          return undefined;
+        }),
+        configure({ cases: options }),
+      );
+      for (const r of summary.results) {
+        const p = pooled.get(r.name);
+        if (p === undefined || r.details.sampleResults.length === 0) {
+          throw new Error(`benny returned no samples for ${r.name}`);
+        }
+        p.samples.push(...r.details.sampleResults);
+        p.rme = Math.max(p.rme, r.margin);
+      }
+    }
     return works.map((w) => {
-      const r = byName.get(name(w));
-      if (r === undefined) throw new Error(`benny returned no result for ${name(w)}`);
+      const p = pooled.get(name(w))!;
+      const sorted = p.samples.slice().sort((a, b) => a - b);
+      if (sorted.length === 0) throw new Error(`benny returned no result for ${name(w)}`);
       return {
         flavour: f,
         work: w,
-        seconds: r.details.median,
-        minSeconds: r.details.min,
-        rme: r.margin,
-        samples: r.samples,
+        seconds: quantile(sorted, 0.5),
+        minSeconds: sorted[0],
+        rme: p.rme,
+        samples: sorted.length,
       };
     });
   } finally {
@@ -682,9 +703,10 @@ async function main(): Promise<void> {
   const started = new Date();
   const t0 = performance.now();
   const { quick, networksOnly } = args;
+  // Three passes of a third of a second per workload each (one pass in --quick).
   const engineOptions = quick
-    ? { minTime: 0.005, maxTime: 0.05, minSamples: 5, initCount: 1 }
-    : { minTime: 0.02, maxTime: 1, minSamples: 20, initCount: 1 };
+    ? { rounds: 1, minTime: 0.005, maxTime: 0.05, minSamples: 5, initCount: 1 }
+    : { rounds: 3, minTime: 0.02, maxTime: 0.35, minSamples: 10, initCount: 1 };
 
   // Roofline first, on a quiet machine, for the flavours that have a probe (scalar uses SIMD's).
   const roofline: Partial<Record<"relaxed" | "simd", SavedRoofline>> = {};
@@ -715,7 +737,8 @@ async function main(): Promise<void> {
   for (const f of networksOnly ? [] : args.flavours) {
     progress(`kernels ${f} ...`);
     const backend = await init({ flavour: f });
-    const results = await runFlavour(backend, f, quick, engineOptions);
+    const { rounds, ...benny } = engineOptions;
+    const results = await runFlavour(backend, f, quick, benny, rounds);
     if (results.some((t) => t.work.denseKind === "spmm-unpruned")) {
       const note = `The ${f} kernel module has no dense GEMM; its dense baseline is the sparse ` +
         "kernel run on the unpruned weights (1x4 blocks), and the GEMM targets are not judged.";
