@@ -6,11 +6,17 @@
  *
  * The kernels read one interleaved stream per plan section (laid out by kernels/wasm.ts from
  * a PlanSection, see {@link CHUNK}): per block of B output channels, B biases, then the
- * block's stored columns in chunks of U (U*B weights, then the U channel increments), then
- * the n mod U leftover columns one at a time (B weights, then the increment). One pointer
+ * block's stored columns in chunks of U (U*B weights, then the U increments), then the
+ * n mod U leftover columns one at a time (B weights, then the increment). One pointer
  * walks weights and increments together, and a chunk's weights come in with one vector
  * load: without WebAssembly trap handlers (Deno does not enable them) V8 bounds-checks
  * every memory access with a compare and a branch, so fewer loads per FMA is what counts.
+ * Increments are in bytes, written by the host for the distance between input channels as
+ * the kernel reads them (a multiply per column fewer: about 2.5% on the MobileNet v1 layers).
+ *
+ * Staging: when the host passes a slot size `stage`, each tile's inputs are first copied
+ * into `scratch`, one slot per input channel, and the tile reads them there (see
+ * kernels/wasm.ts STAGE_MIN_TILE_BYTES for when that pays).
  *
  * Usage: deno run --allow-write as/gen_spmm.ts [--check]
  * @module
@@ -53,7 +59,7 @@ function simdKernel(b: number, v: number, lanes = 4): string {
     `// ${b} output channel${b > 1 ? "s" : ""} x ${v * lanes} pixel${v * lanes > 1 ? "s" : ""}`,
   );
   L.push(`@inline function ${name}(`);
-  L.push(`  groups: u32, x: usize, xStride: usize, y: usize, yStride: usize,`);
+  L.push(`  groups: u32, x: usize, y: usize, yStride: usize,`);
   L.push(`  w: usize, nnzmap: usize, vmin: v128, vmax: v128,`);
   L.push(`): void {`);
   L.push(`  for (let g: u32 = 0; g < groups; g++) {`);
@@ -93,9 +99,9 @@ function simdKernel(b: number, v: number, lanes = 4): string {
       L.push(`${ind2}const k${tag}_${c} = v128.load32_splat(w, ${at + 4 * c});`);
       ks.push(`k${tag}_${c}`);
     }
-    L.push(`${ind2}const d${tag} = load<i32>(w, ${at + 4 * b});`);
+    L.push(`${ind2}const d${tag} = load<usize>(w, ${at + 4 * b});`);
     column(ks, ind2, tag, acc);
-    L.push(`${ind2}x += <usize>(<isize>d${tag} * <isize>xStride);`);
+    L.push(`${ind2}x += <usize>d${tag};`);
   };
   const epilogue = () => {
     for (let c = 0; c < b; c++) {
@@ -178,9 +184,9 @@ function simdKernel(b: number, v: number, lanes = 4): string {
       );
       ks.push(`k${j}_${c}`);
     }
-    L.push(`${ind}const d${j} = load<i32>(w, ${4 * (u * b + j)});`);
+    L.push(`${ind}const d${j} = load<usize>(w, ${4 * (u * b + j)});`);
     column(ks, ind, `${j}`);
-    L.push(`${ind}x += <usize>(<isize>d${j} * <isize>xStride);`);
+    L.push(`${ind}x += <usize>d${j};`);
   }
   L.push(`${ind}w += ${chunkBytes};`);
   L.push(`      } while (w < end);`);
@@ -210,7 +216,7 @@ function scalarKernel(b: number, p: number): string {
   const u = CHUNK[b];
   const L: string[] = [];
   L.push(`@inline function scalar_b${b}_p${p}(`);
-  L.push(`  groups: u32, x: usize, xStride: usize, y: usize, yStride: usize,`);
+  L.push(`  groups: u32, x: usize, y: usize, yStride: usize,`);
   L.push(`  w: usize, nnzmap: usize, fmin: f32, fmax: f32,`);
   L.push(`): void {`);
   L.push(`  for (let g: u32 = 0; g < groups; g++) {`);
@@ -234,7 +240,7 @@ function scalarKernel(b: number, p: number): string {
     L.push(`      const k${c} = load<f32>(wk, ${4 * c});`);
     for (let i = 0; i < p; i++) L.push(`      a${c}_${i} += x${i} * k${c};`);
   }
-  L.push(`      x += <usize>(<isize>load<i32>(dk) * <isize>xStride);`);
+  L.push(`      x += load<usize>(dk);`);
   L.push(`      if (!full) w += ${4 * (b + 1)};`);
   L.push(`      else if (j == ${u - 1}) w += ${4 * u * (b + 1)};`);
   L.push(`    }`);
@@ -250,8 +256,45 @@ function scalarKernel(b: number, p: number): string {
   return L.join("\n");
 }
 
-function call(fn: string, at: string, lim: string): string {
-  return `${fn}(groups, x0 + (<usize>(${at}) << 2), xStride, y + (<usize>(${at}) << 2), yStride, w, nnzmap, ${lim});`;
+/**
+ * Staging copies, for inputs read many times per tile (see kernels/wasm.ts stageBytes): the
+ * tile's columns of every channel go to slots \`stage\` bytes apart (a multiple of 64), so a
+ * tile's inputs sit in few cache lines and pages instead of one stretch per channel row.
+ */
+const STAGING =
+  `/** Copies \`vecs\` vectors from each of \`channels\` rows into slots \`stage\` bytes apart. */
+@inline function stageVectors(
+  x: usize, xStride: usize, channels: u32, s: usize, stage: usize, vecs: u32,
+): void {
+  const bytes = <usize>vecs << 4;
+  for (let c: u32 = 0; c < channels; c++) {
+    let i: usize = 0;
+    do {
+      v128.store(s + i, v128.load(x + i));
+      i += 16;
+    } while (i < bytes);
+    x += xStride;
+    s += stage;
+  }
+}
+
+/** Copies the first \`pixels\` floats of each of \`channels\` rows into slots \`stage\` bytes apart. */
+@inline function stageRow(
+  x: usize, xStride: usize, channels: u32, s: usize, stage: usize, pixels: u32,
+): void {
+  const whole = <usize>(pixels >> 2) << 4;
+  const bytes = <usize>pixels << 2;
+  for (let c: u32 = 0; c < channels; c++) {
+    let i: usize = 0;
+    for (; i < whole; i += 16) v128.store(s + i, v128.load(x + i));
+    for (; i < bytes; i += 4) store<f32>(s + i, load<f32>(x + i));
+    x += xStride;
+    s += stage;
+  }
+}`;
+
+function call(fn: string, at: string, lim: string, xat = at): string {
+  return `${fn}(groups, x0 + (<usize>(${xat}) << 2), y + (<usize>(${at}) << 2), yStride, w, nnzmap, ${lim});`;
 }
 
 function entry(b: number): string {
@@ -275,10 +318,14 @@ function entry(b: number): string {
   L.push(`export function spmm${b}(`);
   L.push(`  pixels: u32, x: usize, xStride: usize, y: usize, yStride: usize,`);
   L.push(`  groups: u32, w: usize, nnzmap: usize, first: u32, fmin: f32, fmax: f32,`);
+  L.push(`  channels: u32, stage: usize, scratch: usize,`);
   L.push(`): void {`);
-  L.push(`  const x0 = x + <usize>first * xStride;`);
   L.push(`  let p: u32 = 0;`);
   L.push(`  if (ASC_FEATURE_SIMD) {`);
+  L.push(
+    `    // Staged: each tile's inputs are first copied to \`scratch\`, one slot per channel.`,
+  );
+  L.push(`    const x0 = stage ? scratch + <usize>first * stage : x + <usize>first * xStride;`);
   L.push(`    const vmin = f32x4.splat(fmin);`);
   L.push(`    const vmax = f32x4.splat(fmax);`);
   // Split the row's vectors evenly over the fewest tiles of at most ${main}: a narrow last
@@ -295,9 +342,14 @@ function entry(b: number): string {
   );
   L.push(`        // before it, which is harmless).`);
   L.push(`        const at = min(p, pixels - (vecs << 2));`);
+  L.push(`        let xa = at;`);
+  L.push(`        if (stage) {`);
+  L.push(`          stageVectors(x + (<usize>at << 2), xStride, channels, scratch, stage, vecs);`);
+  L.push(`          xa = 0;`);
+  L.push(`        }`);
   L.push(`        switch (vecs) {`);
   for (let v = 1; v <= main; v++) {
-    L.push(`          case ${v}: ${call(`tile_b${b}_v${v}`, "at", "vmin, vmax")} break;`);
+    L.push(`          case ${v}: ${call(`tile_b${b}_v${v}`, "at", "vmin, vmax", "xa")} break;`);
   }
   L.push(`        }`);
   L.push(`        p += vecs << 2;`);
@@ -306,6 +358,7 @@ function entry(b: number): string {
   L.push(
     `      // Fewer than ${4 * main} pixels, not a multiple of 4: whole vectors, then 2 and 1.`,
   );
+  L.push(`      if (stage) stageRow(x, xStride, channels, scratch, stage, pixels);`);
   L.push(`      const full = pixels >> 2;`);
   L.push(`      switch (full) {`);
   for (let v = 1; v < main; v++) {
@@ -320,6 +373,7 @@ function entry(b: number): string {
   L.push(`      if (p < pixels) ${call(`tile_b${b}_p1`, "p", "vmin, vmax")}`);
   L.push(`    }`);
   L.push(`  } else {`);
+  L.push(`    const x0 = x + <usize>first * xStride;`);
   L.push(`    while (p + ${SCALAR_WIDTH} <= pixels) {`);
   L.push(`      ${call(`scalar_b${b}_p${SCALAR_WIDTH}`, "p", "fmin, fmax")}`);
   L.push(`      p += ${SCALAR_WIDTH};`);
@@ -348,6 +402,22 @@ export function generate(): string {
     "",
     "@inline function clamp(v: f32, lo: f32, hi: f32): f32 {",
     "  return min(max(v, lo), hi);",
+    "}",
+    "",
+    STAGING,
+    "",
+    "/**",
+    " * Bytes of the widest tile `spmm<block>` (SIMD) cuts a row of `pixels` into, per input channel:",
+    " * a staging slot (see `stage`) must hold at least this many.",
+    " */",
+    "export function spmmTileBytes(block: u32, pixels: u32): u32 {",
+    `  const main: u32 = block == 4 ? ${MAIN_VECTORS[4]} : block == 2 ? ${MAIN_VECTORS[2]} : ${
+      MAIN_VECTORS[1]
+    };`,
+    "  const nv = (pixels + 3) >> 2;",
+    "  const tiles = (nv + main - 1) / main;",
+    "  const widest = tiles == 0 ? 0 : (nv + tiles - 1) / tiles;",
+    "  return widest << 4;",
     "}",
     "",
     "/** Stored columns per chunk of the weight stream for `block`-channel sections. */",

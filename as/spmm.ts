@@ -10,6 +10,49 @@
   return min(max(v, lo), hi);
 }
 
+/** Copies `vecs` vectors from each of `channels` rows into slots `stage` bytes apart. */
+@inline function stageVectors(
+  x: usize, xStride: usize, channels: u32, s: usize, stage: usize, vecs: u32,
+): void {
+  const bytes = <usize>vecs << 4;
+  for (let c: u32 = 0; c < channels; c++) {
+    let i: usize = 0;
+    do {
+      v128.store(s + i, v128.load(x + i));
+      i += 16;
+    } while (i < bytes);
+    x += xStride;
+    s += stage;
+  }
+}
+
+/** Copies the first `pixels` floats of each of `channels` rows into slots `stage` bytes apart. */
+@inline function stageRow(
+  x: usize, xStride: usize, channels: u32, s: usize, stage: usize, pixels: u32,
+): void {
+  const whole = <usize>(pixels >> 2) << 4;
+  const bytes = <usize>pixels << 2;
+  for (let c: u32 = 0; c < channels; c++) {
+    let i: usize = 0;
+    for (; i < whole; i += 16) v128.store(s + i, v128.load(x + i));
+    for (; i < bytes; i += 4) store<f32>(s + i, load<f32>(x + i));
+    x += xStride;
+    s += stage;
+  }
+}
+
+/**
+ * Bytes of the widest tile `spmm<block>` (SIMD) cuts a row of `pixels` into, per input channel:
+ * a staging slot (see `stage`) must hold at least this many.
+ */
+export function spmmTileBytes(block: u32, pixels: u32): u32 {
+  const main: u32 = block == 4 ? 2 : block == 2 ? 4 : 12;
+  const nv = (pixels + 3) >> 2;
+  const tiles = (nv + main - 1) / main;
+  const widest = tiles == 0 ? 0 : (nv + tiles - 1) / tiles;
+  return widest << 4;
+}
+
 /** Stored columns per chunk of the weight stream for `block`-channel sections. */
 export function spmmChunk(block: u32): u32 {
   return block == 4 ? 1 : block == 2 ? 2 : 1;
@@ -17,7 +60,7 @@ export function spmmChunk(block: u32): u32 {
 
 // 1 output channel x 48 pixels
 @inline function tile_b1_v12(
-  groups: u32, x: usize, xStride: usize, y: usize, yStride: usize,
+  groups: u32, x: usize, y: usize, yStride: usize,
   w: usize, nnzmap: usize, vmin: v128, vmax: v128,
 ): void {
   for (let g: u32 = 0; g < groups; g++) {
@@ -41,7 +84,7 @@ export function spmmChunk(block: u32): u32 {
     if (w < end) {
       do {
         const k0_0 = v128.load32_splat(w, 0);
-        const d0 = load<i32>(w, 4);
+        const d0 = load<usize>(w, 4);
         const x0_0 = v128.load(x, 0);
         a0_0 = madd(x0_0, k0_0, a0_0);
         const x0_1 = v128.load(x, 16);
@@ -66,9 +109,9 @@ export function spmmChunk(block: u32): u32 {
         a0_10 = madd(x0_10, k0_0, a0_10);
         const x0_11 = v128.load(x, 176);
         a0_11 = madd(x0_11, k0_0, a0_11);
-        x += <usize>(<isize>d0 * <isize>xStride);
+        x += <usize>d0;
         const k1_0 = v128.load32_splat(w, 8);
-        const d1 = load<i32>(w, 12);
+        const d1 = load<usize>(w, 12);
         const x1_0 = v128.load(x, 0);
         a0_0 = madd(x1_0, k1_0, a0_0);
         const x1_1 = v128.load(x, 16);
@@ -93,14 +136,14 @@ export function spmmChunk(block: u32): u32 {
         a0_10 = madd(x1_10, k1_0, a0_10);
         const x1_11 = v128.load(x, 176);
         a0_11 = madd(x1_11, k1_0, a0_11);
-        x += <usize>(<isize>d1 * <isize>xStride);
+        x += <usize>d1;
         w += 16;
       } while (w < end);
     }
     end += <usize>(n % 2) * 8;
     while (w < end) {
       const kt_0 = v128.load32_splat(w, 0);
-      const dt = load<i32>(w, 4);
+      const dt = load<usize>(w, 4);
       const xt_0 = v128.load(x, 0);
       a0_0 = madd(xt_0, kt_0, a0_0);
       const xt_1 = v128.load(x, 16);
@@ -125,7 +168,7 @@ export function spmmChunk(block: u32): u32 {
       a0_10 = madd(xt_10, kt_0, a0_10);
       const xt_11 = v128.load(x, 176);
       a0_11 = madd(xt_11, kt_0, a0_11);
-      x += <usize>(<isize>dt * <isize>xStride);
+      x += <usize>dt;
       w += 8;
     }
     v128.store(y, f32x4.pmin(f32x4.pmax(a0_0, vmin), vmax), 0);
@@ -146,7 +189,7 @@ export function spmmChunk(block: u32): u32 {
 
 // 1 output channel x 44 pixels
 @inline function tile_b1_v11(
-  groups: u32, x: usize, xStride: usize, y: usize, yStride: usize,
+  groups: u32, x: usize, y: usize, yStride: usize,
   w: usize, nnzmap: usize, vmin: v128, vmax: v128,
 ): void {
   for (let g: u32 = 0; g < groups; g++) {
@@ -169,7 +212,7 @@ export function spmmChunk(block: u32): u32 {
     if (w < end) {
       do {
         const k0_0 = v128.load32_splat(w, 0);
-        const d0 = load<i32>(w, 4);
+        const d0 = load<usize>(w, 4);
         const x0_0 = v128.load(x, 0);
         a0_0 = madd(x0_0, k0_0, a0_0);
         const x0_1 = v128.load(x, 16);
@@ -192,9 +235,9 @@ export function spmmChunk(block: u32): u32 {
         a0_9 = madd(x0_9, k0_0, a0_9);
         const x0_10 = v128.load(x, 160);
         a0_10 = madd(x0_10, k0_0, a0_10);
-        x += <usize>(<isize>d0 * <isize>xStride);
+        x += <usize>d0;
         const k1_0 = v128.load32_splat(w, 8);
-        const d1 = load<i32>(w, 12);
+        const d1 = load<usize>(w, 12);
         const x1_0 = v128.load(x, 0);
         a0_0 = madd(x1_0, k1_0, a0_0);
         const x1_1 = v128.load(x, 16);
@@ -217,14 +260,14 @@ export function spmmChunk(block: u32): u32 {
         a0_9 = madd(x1_9, k1_0, a0_9);
         const x1_10 = v128.load(x, 160);
         a0_10 = madd(x1_10, k1_0, a0_10);
-        x += <usize>(<isize>d1 * <isize>xStride);
+        x += <usize>d1;
         w += 16;
       } while (w < end);
     }
     end += <usize>(n % 2) * 8;
     while (w < end) {
       const kt_0 = v128.load32_splat(w, 0);
-      const dt = load<i32>(w, 4);
+      const dt = load<usize>(w, 4);
       const xt_0 = v128.load(x, 0);
       a0_0 = madd(xt_0, kt_0, a0_0);
       const xt_1 = v128.load(x, 16);
@@ -247,7 +290,7 @@ export function spmmChunk(block: u32): u32 {
       a0_9 = madd(xt_9, kt_0, a0_9);
       const xt_10 = v128.load(x, 160);
       a0_10 = madd(xt_10, kt_0, a0_10);
-      x += <usize>(<isize>dt * <isize>xStride);
+      x += <usize>dt;
       w += 8;
     }
     v128.store(y, f32x4.pmin(f32x4.pmax(a0_0, vmin), vmax), 0);
@@ -267,7 +310,7 @@ export function spmmChunk(block: u32): u32 {
 
 // 1 output channel x 40 pixels
 @inline function tile_b1_v10(
-  groups: u32, x: usize, xStride: usize, y: usize, yStride: usize,
+  groups: u32, x: usize, y: usize, yStride: usize,
   w: usize, nnzmap: usize, vmin: v128, vmax: v128,
 ): void {
   for (let g: u32 = 0; g < groups; g++) {
@@ -289,7 +332,7 @@ export function spmmChunk(block: u32): u32 {
     if (w < end) {
       do {
         const k0_0 = v128.load32_splat(w, 0);
-        const d0 = load<i32>(w, 4);
+        const d0 = load<usize>(w, 4);
         const x0_0 = v128.load(x, 0);
         a0_0 = madd(x0_0, k0_0, a0_0);
         const x0_1 = v128.load(x, 16);
@@ -310,9 +353,9 @@ export function spmmChunk(block: u32): u32 {
         a0_8 = madd(x0_8, k0_0, a0_8);
         const x0_9 = v128.load(x, 144);
         a0_9 = madd(x0_9, k0_0, a0_9);
-        x += <usize>(<isize>d0 * <isize>xStride);
+        x += <usize>d0;
         const k1_0 = v128.load32_splat(w, 8);
-        const d1 = load<i32>(w, 12);
+        const d1 = load<usize>(w, 12);
         const x1_0 = v128.load(x, 0);
         a0_0 = madd(x1_0, k1_0, a0_0);
         const x1_1 = v128.load(x, 16);
@@ -333,14 +376,14 @@ export function spmmChunk(block: u32): u32 {
         a0_8 = madd(x1_8, k1_0, a0_8);
         const x1_9 = v128.load(x, 144);
         a0_9 = madd(x1_9, k1_0, a0_9);
-        x += <usize>(<isize>d1 * <isize>xStride);
+        x += <usize>d1;
         w += 16;
       } while (w < end);
     }
     end += <usize>(n % 2) * 8;
     while (w < end) {
       const kt_0 = v128.load32_splat(w, 0);
-      const dt = load<i32>(w, 4);
+      const dt = load<usize>(w, 4);
       const xt_0 = v128.load(x, 0);
       a0_0 = madd(xt_0, kt_0, a0_0);
       const xt_1 = v128.load(x, 16);
@@ -361,7 +404,7 @@ export function spmmChunk(block: u32): u32 {
       a0_8 = madd(xt_8, kt_0, a0_8);
       const xt_9 = v128.load(x, 144);
       a0_9 = madd(xt_9, kt_0, a0_9);
-      x += <usize>(<isize>dt * <isize>xStride);
+      x += <usize>dt;
       w += 8;
     }
     v128.store(y, f32x4.pmin(f32x4.pmax(a0_0, vmin), vmax), 0);
@@ -380,7 +423,7 @@ export function spmmChunk(block: u32): u32 {
 
 // 1 output channel x 36 pixels
 @inline function tile_b1_v9(
-  groups: u32, x: usize, xStride: usize, y: usize, yStride: usize,
+  groups: u32, x: usize, y: usize, yStride: usize,
   w: usize, nnzmap: usize, vmin: v128, vmax: v128,
 ): void {
   for (let g: u32 = 0; g < groups; g++) {
@@ -401,7 +444,7 @@ export function spmmChunk(block: u32): u32 {
     if (w < end) {
       do {
         const k0_0 = v128.load32_splat(w, 0);
-        const d0 = load<i32>(w, 4);
+        const d0 = load<usize>(w, 4);
         const x0_0 = v128.load(x, 0);
         a0_0 = madd(x0_0, k0_0, a0_0);
         const x0_1 = v128.load(x, 16);
@@ -420,9 +463,9 @@ export function spmmChunk(block: u32): u32 {
         a0_7 = madd(x0_7, k0_0, a0_7);
         const x0_8 = v128.load(x, 128);
         a0_8 = madd(x0_8, k0_0, a0_8);
-        x += <usize>(<isize>d0 * <isize>xStride);
+        x += <usize>d0;
         const k1_0 = v128.load32_splat(w, 8);
-        const d1 = load<i32>(w, 12);
+        const d1 = load<usize>(w, 12);
         const x1_0 = v128.load(x, 0);
         a0_0 = madd(x1_0, k1_0, a0_0);
         const x1_1 = v128.load(x, 16);
@@ -441,14 +484,14 @@ export function spmmChunk(block: u32): u32 {
         a0_7 = madd(x1_7, k1_0, a0_7);
         const x1_8 = v128.load(x, 128);
         a0_8 = madd(x1_8, k1_0, a0_8);
-        x += <usize>(<isize>d1 * <isize>xStride);
+        x += <usize>d1;
         w += 16;
       } while (w < end);
     }
     end += <usize>(n % 2) * 8;
     while (w < end) {
       const kt_0 = v128.load32_splat(w, 0);
-      const dt = load<i32>(w, 4);
+      const dt = load<usize>(w, 4);
       const xt_0 = v128.load(x, 0);
       a0_0 = madd(xt_0, kt_0, a0_0);
       const xt_1 = v128.load(x, 16);
@@ -467,7 +510,7 @@ export function spmmChunk(block: u32): u32 {
       a0_7 = madd(xt_7, kt_0, a0_7);
       const xt_8 = v128.load(x, 128);
       a0_8 = madd(xt_8, kt_0, a0_8);
-      x += <usize>(<isize>dt * <isize>xStride);
+      x += <usize>dt;
       w += 8;
     }
     v128.store(y, f32x4.pmin(f32x4.pmax(a0_0, vmin), vmax), 0);
@@ -485,7 +528,7 @@ export function spmmChunk(block: u32): u32 {
 
 // 1 output channel x 32 pixels
 @inline function tile_b1_v8(
-  groups: u32, x: usize, xStride: usize, y: usize, yStride: usize,
+  groups: u32, x: usize, y: usize, yStride: usize,
   w: usize, nnzmap: usize, vmin: v128, vmax: v128,
 ): void {
   for (let g: u32 = 0; g < groups; g++) {
@@ -505,7 +548,7 @@ export function spmmChunk(block: u32): u32 {
     if (w < end) {
       do {
         const k0_0 = v128.load32_splat(w, 0);
-        const d0 = load<i32>(w, 4);
+        const d0 = load<usize>(w, 4);
         const x0_0 = v128.load(x, 0);
         a0_0 = madd(x0_0, k0_0, a0_0);
         const x0_1 = v128.load(x, 16);
@@ -522,9 +565,9 @@ export function spmmChunk(block: u32): u32 {
         a0_6 = madd(x0_6, k0_0, a0_6);
         const x0_7 = v128.load(x, 112);
         a0_7 = madd(x0_7, k0_0, a0_7);
-        x += <usize>(<isize>d0 * <isize>xStride);
+        x += <usize>d0;
         const k1_0 = v128.load32_splat(w, 8);
-        const d1 = load<i32>(w, 12);
+        const d1 = load<usize>(w, 12);
         const x1_0 = v128.load(x, 0);
         a0_0 = madd(x1_0, k1_0, a0_0);
         const x1_1 = v128.load(x, 16);
@@ -541,14 +584,14 @@ export function spmmChunk(block: u32): u32 {
         a0_6 = madd(x1_6, k1_0, a0_6);
         const x1_7 = v128.load(x, 112);
         a0_7 = madd(x1_7, k1_0, a0_7);
-        x += <usize>(<isize>d1 * <isize>xStride);
+        x += <usize>d1;
         w += 16;
       } while (w < end);
     }
     end += <usize>(n % 2) * 8;
     while (w < end) {
       const kt_0 = v128.load32_splat(w, 0);
-      const dt = load<i32>(w, 4);
+      const dt = load<usize>(w, 4);
       const xt_0 = v128.load(x, 0);
       a0_0 = madd(xt_0, kt_0, a0_0);
       const xt_1 = v128.load(x, 16);
@@ -565,7 +608,7 @@ export function spmmChunk(block: u32): u32 {
       a0_6 = madd(xt_6, kt_0, a0_6);
       const xt_7 = v128.load(x, 112);
       a0_7 = madd(xt_7, kt_0, a0_7);
-      x += <usize>(<isize>dt * <isize>xStride);
+      x += <usize>dt;
       w += 8;
     }
     v128.store(y, f32x4.pmin(f32x4.pmax(a0_0, vmin), vmax), 0);
@@ -582,7 +625,7 @@ export function spmmChunk(block: u32): u32 {
 
 // 1 output channel x 28 pixels
 @inline function tile_b1_v7(
-  groups: u32, x: usize, xStride: usize, y: usize, yStride: usize,
+  groups: u32, x: usize, y: usize, yStride: usize,
   w: usize, nnzmap: usize, vmin: v128, vmax: v128,
 ): void {
   for (let g: u32 = 0; g < groups; g++) {
@@ -601,7 +644,7 @@ export function spmmChunk(block: u32): u32 {
     if (w < end) {
       do {
         const k0_0 = v128.load32_splat(w, 0);
-        const d0 = load<i32>(w, 4);
+        const d0 = load<usize>(w, 4);
         const x0_0 = v128.load(x, 0);
         a0_0 = madd(x0_0, k0_0, a0_0);
         const x0_1 = v128.load(x, 16);
@@ -616,9 +659,9 @@ export function spmmChunk(block: u32): u32 {
         a0_5 = madd(x0_5, k0_0, a0_5);
         const x0_6 = v128.load(x, 96);
         a0_6 = madd(x0_6, k0_0, a0_6);
-        x += <usize>(<isize>d0 * <isize>xStride);
+        x += <usize>d0;
         const k1_0 = v128.load32_splat(w, 8);
-        const d1 = load<i32>(w, 12);
+        const d1 = load<usize>(w, 12);
         const x1_0 = v128.load(x, 0);
         a0_0 = madd(x1_0, k1_0, a0_0);
         const x1_1 = v128.load(x, 16);
@@ -633,14 +676,14 @@ export function spmmChunk(block: u32): u32 {
         a0_5 = madd(x1_5, k1_0, a0_5);
         const x1_6 = v128.load(x, 96);
         a0_6 = madd(x1_6, k1_0, a0_6);
-        x += <usize>(<isize>d1 * <isize>xStride);
+        x += <usize>d1;
         w += 16;
       } while (w < end);
     }
     end += <usize>(n % 2) * 8;
     while (w < end) {
       const kt_0 = v128.load32_splat(w, 0);
-      const dt = load<i32>(w, 4);
+      const dt = load<usize>(w, 4);
       const xt_0 = v128.load(x, 0);
       a0_0 = madd(xt_0, kt_0, a0_0);
       const xt_1 = v128.load(x, 16);
@@ -655,7 +698,7 @@ export function spmmChunk(block: u32): u32 {
       a0_5 = madd(xt_5, kt_0, a0_5);
       const xt_6 = v128.load(x, 96);
       a0_6 = madd(xt_6, kt_0, a0_6);
-      x += <usize>(<isize>dt * <isize>xStride);
+      x += <usize>dt;
       w += 8;
     }
     v128.store(y, f32x4.pmin(f32x4.pmax(a0_0, vmin), vmax), 0);
@@ -671,7 +714,7 @@ export function spmmChunk(block: u32): u32 {
 
 // 1 output channel x 24 pixels
 @inline function tile_b1_v6(
-  groups: u32, x: usize, xStride: usize, y: usize, yStride: usize,
+  groups: u32, x: usize, y: usize, yStride: usize,
   w: usize, nnzmap: usize, vmin: v128, vmax: v128,
 ): void {
   for (let g: u32 = 0; g < groups; g++) {
@@ -689,7 +732,7 @@ export function spmmChunk(block: u32): u32 {
     if (w < end) {
       do {
         const k0_0 = v128.load32_splat(w, 0);
-        const d0 = load<i32>(w, 4);
+        const d0 = load<usize>(w, 4);
         const x0_0 = v128.load(x, 0);
         a0_0 = madd(x0_0, k0_0, a0_0);
         const x0_1 = v128.load(x, 16);
@@ -702,9 +745,9 @@ export function spmmChunk(block: u32): u32 {
         a0_4 = madd(x0_4, k0_0, a0_4);
         const x0_5 = v128.load(x, 80);
         a0_5 = madd(x0_5, k0_0, a0_5);
-        x += <usize>(<isize>d0 * <isize>xStride);
+        x += <usize>d0;
         const k1_0 = v128.load32_splat(w, 8);
-        const d1 = load<i32>(w, 12);
+        const d1 = load<usize>(w, 12);
         const x1_0 = v128.load(x, 0);
         a0_0 = madd(x1_0, k1_0, a0_0);
         const x1_1 = v128.load(x, 16);
@@ -717,14 +760,14 @@ export function spmmChunk(block: u32): u32 {
         a0_4 = madd(x1_4, k1_0, a0_4);
         const x1_5 = v128.load(x, 80);
         a0_5 = madd(x1_5, k1_0, a0_5);
-        x += <usize>(<isize>d1 * <isize>xStride);
+        x += <usize>d1;
         w += 16;
       } while (w < end);
     }
     end += <usize>(n % 2) * 8;
     while (w < end) {
       const kt_0 = v128.load32_splat(w, 0);
-      const dt = load<i32>(w, 4);
+      const dt = load<usize>(w, 4);
       const xt_0 = v128.load(x, 0);
       a0_0 = madd(xt_0, kt_0, a0_0);
       const xt_1 = v128.load(x, 16);
@@ -737,7 +780,7 @@ export function spmmChunk(block: u32): u32 {
       a0_4 = madd(xt_4, kt_0, a0_4);
       const xt_5 = v128.load(x, 80);
       a0_5 = madd(xt_5, kt_0, a0_5);
-      x += <usize>(<isize>dt * <isize>xStride);
+      x += <usize>dt;
       w += 8;
     }
     v128.store(y, f32x4.pmin(f32x4.pmax(a0_0, vmin), vmax), 0);
@@ -752,7 +795,7 @@ export function spmmChunk(block: u32): u32 {
 
 // 1 output channel x 20 pixels
 @inline function tile_b1_v5(
-  groups: u32, x: usize, xStride: usize, y: usize, yStride: usize,
+  groups: u32, x: usize, y: usize, yStride: usize,
   w: usize, nnzmap: usize, vmin: v128, vmax: v128,
 ): void {
   for (let g: u32 = 0; g < groups; g++) {
@@ -769,7 +812,7 @@ export function spmmChunk(block: u32): u32 {
     if (w < end) {
       do {
         const k0_0 = v128.load32_splat(w, 0);
-        const d0 = load<i32>(w, 4);
+        const d0 = load<usize>(w, 4);
         const x0_0 = v128.load(x, 0);
         a0_0 = madd(x0_0, k0_0, a0_0);
         const x0_1 = v128.load(x, 16);
@@ -780,9 +823,9 @@ export function spmmChunk(block: u32): u32 {
         a0_3 = madd(x0_3, k0_0, a0_3);
         const x0_4 = v128.load(x, 64);
         a0_4 = madd(x0_4, k0_0, a0_4);
-        x += <usize>(<isize>d0 * <isize>xStride);
+        x += <usize>d0;
         const k1_0 = v128.load32_splat(w, 8);
-        const d1 = load<i32>(w, 12);
+        const d1 = load<usize>(w, 12);
         const x1_0 = v128.load(x, 0);
         a0_0 = madd(x1_0, k1_0, a0_0);
         const x1_1 = v128.load(x, 16);
@@ -793,14 +836,14 @@ export function spmmChunk(block: u32): u32 {
         a0_3 = madd(x1_3, k1_0, a0_3);
         const x1_4 = v128.load(x, 64);
         a0_4 = madd(x1_4, k1_0, a0_4);
-        x += <usize>(<isize>d1 * <isize>xStride);
+        x += <usize>d1;
         w += 16;
       } while (w < end);
     }
     end += <usize>(n % 2) * 8;
     while (w < end) {
       const kt_0 = v128.load32_splat(w, 0);
-      const dt = load<i32>(w, 4);
+      const dt = load<usize>(w, 4);
       const xt_0 = v128.load(x, 0);
       a0_0 = madd(xt_0, kt_0, a0_0);
       const xt_1 = v128.load(x, 16);
@@ -811,7 +854,7 @@ export function spmmChunk(block: u32): u32 {
       a0_3 = madd(xt_3, kt_0, a0_3);
       const xt_4 = v128.load(x, 64);
       a0_4 = madd(xt_4, kt_0, a0_4);
-      x += <usize>(<isize>dt * <isize>xStride);
+      x += <usize>dt;
       w += 8;
     }
     v128.store(y, f32x4.pmin(f32x4.pmax(a0_0, vmin), vmax), 0);
@@ -825,7 +868,7 @@ export function spmmChunk(block: u32): u32 {
 
 // 1 output channel x 16 pixels
 @inline function tile_b1_v4(
-  groups: u32, x: usize, xStride: usize, y: usize, yStride: usize,
+  groups: u32, x: usize, y: usize, yStride: usize,
   w: usize, nnzmap: usize, vmin: v128, vmax: v128,
 ): void {
   for (let g: u32 = 0; g < groups; g++) {
@@ -841,7 +884,7 @@ export function spmmChunk(block: u32): u32 {
     if (w < end) {
       do {
         const k0_0 = v128.load32_splat(w, 0);
-        const d0 = load<i32>(w, 4);
+        const d0 = load<usize>(w, 4);
         const x0_0 = v128.load(x, 0);
         a0_0 = madd(x0_0, k0_0, a0_0);
         const x0_1 = v128.load(x, 16);
@@ -850,9 +893,9 @@ export function spmmChunk(block: u32): u32 {
         a0_2 = madd(x0_2, k0_0, a0_2);
         const x0_3 = v128.load(x, 48);
         a0_3 = madd(x0_3, k0_0, a0_3);
-        x += <usize>(<isize>d0 * <isize>xStride);
+        x += <usize>d0;
         const k1_0 = v128.load32_splat(w, 8);
-        const d1 = load<i32>(w, 12);
+        const d1 = load<usize>(w, 12);
         const x1_0 = v128.load(x, 0);
         a0_0 = madd(x1_0, k1_0, a0_0);
         const x1_1 = v128.load(x, 16);
@@ -861,14 +904,14 @@ export function spmmChunk(block: u32): u32 {
         a0_2 = madd(x1_2, k1_0, a0_2);
         const x1_3 = v128.load(x, 48);
         a0_3 = madd(x1_3, k1_0, a0_3);
-        x += <usize>(<isize>d1 * <isize>xStride);
+        x += <usize>d1;
         w += 16;
       } while (w < end);
     }
     end += <usize>(n % 2) * 8;
     while (w < end) {
       const kt_0 = v128.load32_splat(w, 0);
-      const dt = load<i32>(w, 4);
+      const dt = load<usize>(w, 4);
       const xt_0 = v128.load(x, 0);
       a0_0 = madd(xt_0, kt_0, a0_0);
       const xt_1 = v128.load(x, 16);
@@ -877,7 +920,7 @@ export function spmmChunk(block: u32): u32 {
       a0_2 = madd(xt_2, kt_0, a0_2);
       const xt_3 = v128.load(x, 48);
       a0_3 = madd(xt_3, kt_0, a0_3);
-      x += <usize>(<isize>dt * <isize>xStride);
+      x += <usize>dt;
       w += 8;
     }
     v128.store(y, f32x4.pmin(f32x4.pmax(a0_0, vmin), vmax), 0);
@@ -890,7 +933,7 @@ export function spmmChunk(block: u32): u32 {
 
 // 1 output channel x 12 pixels
 @inline function tile_b1_v3(
-  groups: u32, x: usize, xStride: usize, y: usize, yStride: usize,
+  groups: u32, x: usize, y: usize, yStride: usize,
   w: usize, nnzmap: usize, vmin: v128, vmax: v128,
 ): void {
   for (let g: u32 = 0; g < groups; g++) {
@@ -905,37 +948,37 @@ export function spmmChunk(block: u32): u32 {
     if (w < end) {
       do {
         const k0_0 = v128.load32_splat(w, 0);
-        const d0 = load<i32>(w, 4);
+        const d0 = load<usize>(w, 4);
         const x0_0 = v128.load(x, 0);
         a0_0 = madd(x0_0, k0_0, a0_0);
         const x0_1 = v128.load(x, 16);
         a0_1 = madd(x0_1, k0_0, a0_1);
         const x0_2 = v128.load(x, 32);
         a0_2 = madd(x0_2, k0_0, a0_2);
-        x += <usize>(<isize>d0 * <isize>xStride);
+        x += <usize>d0;
         const k1_0 = v128.load32_splat(w, 8);
-        const d1 = load<i32>(w, 12);
+        const d1 = load<usize>(w, 12);
         const x1_0 = v128.load(x, 0);
         a0_0 = madd(x1_0, k1_0, a0_0);
         const x1_1 = v128.load(x, 16);
         a0_1 = madd(x1_1, k1_0, a0_1);
         const x1_2 = v128.load(x, 32);
         a0_2 = madd(x1_2, k1_0, a0_2);
-        x += <usize>(<isize>d1 * <isize>xStride);
+        x += <usize>d1;
         w += 16;
       } while (w < end);
     }
     end += <usize>(n % 2) * 8;
     while (w < end) {
       const kt_0 = v128.load32_splat(w, 0);
-      const dt = load<i32>(w, 4);
+      const dt = load<usize>(w, 4);
       const xt_0 = v128.load(x, 0);
       a0_0 = madd(xt_0, kt_0, a0_0);
       const xt_1 = v128.load(x, 16);
       a0_1 = madd(xt_1, kt_0, a0_1);
       const xt_2 = v128.load(x, 32);
       a0_2 = madd(xt_2, kt_0, a0_2);
-      x += <usize>(<isize>dt * <isize>xStride);
+      x += <usize>dt;
       w += 8;
     }
     v128.store(y, f32x4.pmin(f32x4.pmax(a0_0, vmin), vmax), 0);
@@ -947,7 +990,7 @@ export function spmmChunk(block: u32): u32 {
 
 // 1 output channel x 8 pixels
 @inline function tile_b1_v2(
-  groups: u32, x: usize, xStride: usize, y: usize, yStride: usize,
+  groups: u32, x: usize, y: usize, yStride: usize,
   w: usize, nnzmap: usize, vmin: v128, vmax: v128,
 ): void {
   for (let g: u32 = 0; g < groups; g++) {
@@ -963,31 +1006,31 @@ export function spmmChunk(block: u32): u32 {
     if (w < end) {
       do {
         const k0_0 = v128.load32_splat(w, 0);
-        const d0 = load<i32>(w, 4);
+        const d0 = load<usize>(w, 4);
         const x0_0 = v128.load(x, 0);
         a0_0 = madd(x0_0, k0_0, a0_0);
         const x0_1 = v128.load(x, 16);
         a0_1 = madd(x0_1, k0_0, a0_1);
-        x += <usize>(<isize>d0 * <isize>xStride);
+        x += <usize>d0;
         const k1_0 = v128.load32_splat(w, 8);
-        const d1 = load<i32>(w, 12);
+        const d1 = load<usize>(w, 12);
         const x1_0 = v128.load(x, 0);
         h1_0_0 = madd(x1_0, k1_0, h1_0_0);
         const x1_1 = v128.load(x, 16);
         h1_0_1 = madd(x1_1, k1_0, h1_0_1);
-        x += <usize>(<isize>d1 * <isize>xStride);
+        x += <usize>d1;
         w += 16;
       } while (w < end);
     }
     end += <usize>(n % 2) * 8;
     while (w < end) {
       const kt_0 = v128.load32_splat(w, 0);
-      const dt = load<i32>(w, 4);
+      const dt = load<usize>(w, 4);
       const xt_0 = v128.load(x, 0);
       a0_0 = madd(xt_0, kt_0, a0_0);
       const xt_1 = v128.load(x, 16);
       a0_1 = madd(xt_1, kt_0, a0_1);
-      x += <usize>(<isize>dt * <isize>xStride);
+      x += <usize>dt;
       w += 8;
     }
     a0_0 = f32x4.add(a0_0, h1_0_0);
@@ -1000,7 +1043,7 @@ export function spmmChunk(block: u32): u32 {
 
 // 1 output channel x 4 pixels
 @inline function tile_b1_v1(
-  groups: u32, x: usize, xStride: usize, y: usize, yStride: usize,
+  groups: u32, x: usize, y: usize, yStride: usize,
   w: usize, nnzmap: usize, vmin: v128, vmax: v128,
 ): void {
   for (let g: u32 = 0; g < groups; g++) {
@@ -1014,25 +1057,25 @@ export function spmmChunk(block: u32): u32 {
     if (w < end) {
       do {
         const k0_0 = v128.load32_splat(w, 0);
-        const d0 = load<i32>(w, 4);
+        const d0 = load<usize>(w, 4);
         const x0_0 = v128.load(x, 0);
         a0_0 = madd(x0_0, k0_0, a0_0);
-        x += <usize>(<isize>d0 * <isize>xStride);
+        x += <usize>d0;
         const k1_0 = v128.load32_splat(w, 8);
-        const d1 = load<i32>(w, 12);
+        const d1 = load<usize>(w, 12);
         const x1_0 = v128.load(x, 0);
         h1_0_0 = madd(x1_0, k1_0, h1_0_0);
-        x += <usize>(<isize>d1 * <isize>xStride);
+        x += <usize>d1;
         w += 16;
       } while (w < end);
     }
     end += <usize>(n % 2) * 8;
     while (w < end) {
       const kt_0 = v128.load32_splat(w, 0);
-      const dt = load<i32>(w, 4);
+      const dt = load<usize>(w, 4);
       const xt_0 = v128.load(x, 0);
       a0_0 = madd(xt_0, kt_0, a0_0);
-      x += <usize>(<isize>dt * <isize>xStride);
+      x += <usize>dt;
       w += 8;
     }
     a0_0 = f32x4.add(a0_0, h1_0_0);
@@ -1043,7 +1086,7 @@ export function spmmChunk(block: u32): u32 {
 
 // 1 output channel x 2 pixels
 @inline function tile_b1_p2(
-  groups: u32, x: usize, xStride: usize, y: usize, yStride: usize,
+  groups: u32, x: usize, y: usize, yStride: usize,
   w: usize, nnzmap: usize, vmin: v128, vmax: v128,
 ): void {
   for (let g: u32 = 0; g < groups; g++) {
@@ -1057,25 +1100,25 @@ export function spmmChunk(block: u32): u32 {
     if (w < end) {
       do {
         const k0_0 = v128.load32_splat(w, 0);
-        const d0 = load<i32>(w, 4);
+        const d0 = load<usize>(w, 4);
         const x0_0 = v128.load64_zero(x);
         a0_0 = madd(x0_0, k0_0, a0_0);
-        x += <usize>(<isize>d0 * <isize>xStride);
+        x += <usize>d0;
         const k1_0 = v128.load32_splat(w, 8);
-        const d1 = load<i32>(w, 12);
+        const d1 = load<usize>(w, 12);
         const x1_0 = v128.load64_zero(x);
         h1_0_0 = madd(x1_0, k1_0, h1_0_0);
-        x += <usize>(<isize>d1 * <isize>xStride);
+        x += <usize>d1;
         w += 16;
       } while (w < end);
     }
     end += <usize>(n % 2) * 8;
     while (w < end) {
       const kt_0 = v128.load32_splat(w, 0);
-      const dt = load<i32>(w, 4);
+      const dt = load<usize>(w, 4);
       const xt_0 = v128.load64_zero(x);
       a0_0 = madd(xt_0, kt_0, a0_0);
-      x += <usize>(<isize>dt * <isize>xStride);
+      x += <usize>dt;
       w += 8;
     }
     a0_0 = f32x4.add(a0_0, h1_0_0);
@@ -1086,7 +1129,7 @@ export function spmmChunk(block: u32): u32 {
 
 // 1 output channel x 1 pixel
 @inline function tile_b1_p1(
-  groups: u32, x: usize, xStride: usize, y: usize, yStride: usize,
+  groups: u32, x: usize, y: usize, yStride: usize,
   w: usize, nnzmap: usize, vmin: v128, vmax: v128,
 ): void {
   for (let g: u32 = 0; g < groups; g++) {
@@ -1100,25 +1143,25 @@ export function spmmChunk(block: u32): u32 {
     if (w < end) {
       do {
         const k0_0 = v128.load32_splat(w, 0);
-        const d0 = load<i32>(w, 4);
+        const d0 = load<usize>(w, 4);
         const x0_0 = v128.load32_zero(x);
         a0_0 = madd(x0_0, k0_0, a0_0);
-        x += <usize>(<isize>d0 * <isize>xStride);
+        x += <usize>d0;
         const k1_0 = v128.load32_splat(w, 8);
-        const d1 = load<i32>(w, 12);
+        const d1 = load<usize>(w, 12);
         const x1_0 = v128.load32_zero(x);
         h1_0_0 = madd(x1_0, k1_0, h1_0_0);
-        x += <usize>(<isize>d1 * <isize>xStride);
+        x += <usize>d1;
         w += 16;
       } while (w < end);
     }
     end += <usize>(n % 2) * 8;
     while (w < end) {
       const kt_0 = v128.load32_splat(w, 0);
-      const dt = load<i32>(w, 4);
+      const dt = load<usize>(w, 4);
       const xt_0 = v128.load32_zero(x);
       a0_0 = madd(xt_0, kt_0, a0_0);
-      x += <usize>(<isize>dt * <isize>xStride);
+      x += <usize>dt;
       w += 8;
     }
     a0_0 = f32x4.add(a0_0, h1_0_0);
@@ -1128,7 +1171,7 @@ export function spmmChunk(block: u32): u32 {
 }
 
 @inline function scalar_b1_p4(
-  groups: u32, x: usize, xStride: usize, y: usize, yStride: usize,
+  groups: u32, x: usize, y: usize, yStride: usize,
   w: usize, nnzmap: usize, fmin: f32, fmax: f32,
 ): void {
   for (let g: u32 = 0; g < groups; g++) {
@@ -1155,7 +1198,7 @@ export function spmmChunk(block: u32): u32 {
       a0_1 += x1 * k0;
       a0_2 += x2 * k0;
       a0_3 += x3 * k0;
-      x += <usize>(<isize>load<i32>(dk) * <isize>xStride);
+      x += load<usize>(dk);
       if (!full) w += 8;
       else if (j == 0) w += 8;
     }
@@ -1168,7 +1211,7 @@ export function spmmChunk(block: u32): u32 {
 }
 
 @inline function scalar_b1_p2(
-  groups: u32, x: usize, xStride: usize, y: usize, yStride: usize,
+  groups: u32, x: usize, y: usize, yStride: usize,
   w: usize, nnzmap: usize, fmin: f32, fmax: f32,
 ): void {
   for (let g: u32 = 0; g < groups; g++) {
@@ -1189,7 +1232,7 @@ export function spmmChunk(block: u32): u32 {
       const k0 = load<f32>(wk, 0);
       a0_0 += x0 * k0;
       a0_1 += x1 * k0;
-      x += <usize>(<isize>load<i32>(dk) * <isize>xStride);
+      x += load<usize>(dk);
       if (!full) w += 8;
       else if (j == 0) w += 8;
     }
@@ -1200,7 +1243,7 @@ export function spmmChunk(block: u32): u32 {
 }
 
 @inline function scalar_b1_p1(
-  groups: u32, x: usize, xStride: usize, y: usize, yStride: usize,
+  groups: u32, x: usize, y: usize, yStride: usize,
   w: usize, nnzmap: usize, fmin: f32, fmax: f32,
 ): void {
   for (let g: u32 = 0; g < groups; g++) {
@@ -1218,7 +1261,7 @@ export function spmmChunk(block: u32): u32 {
       const x0 = load<f32>(x, 0);
       const k0 = load<f32>(wk, 0);
       a0_0 += x0 * k0;
-      x += <usize>(<isize>load<i32>(dk) * <isize>xStride);
+      x += load<usize>(dk);
       if (!full) w += 8;
       else if (j == 0) w += 8;
     }
@@ -1237,10 +1280,12 @@ export function spmmChunk(block: u32): u32 {
 export function spmm1(
   pixels: u32, x: usize, xStride: usize, y: usize, yStride: usize,
   groups: u32, w: usize, nnzmap: usize, first: u32, fmin: f32, fmax: f32,
+  channels: u32, stage: usize, scratch: usize,
 ): void {
-  const x0 = x + <usize>first * xStride;
   let p: u32 = 0;
   if (ASC_FEATURE_SIMD) {
+    // Staged: each tile's inputs are first copied to `scratch`, one slot per channel.
+    const x0 = stage ? scratch + <usize>first * stage : x + <usize>first * xStride;
     const vmin = f32x4.splat(fmin);
     const vmax = f32x4.splat(fmax);
     const nv = (pixels + 3) >> 2;
@@ -1253,56 +1298,63 @@ export function spmm1(
         // The last tile ends at the last pixel (it may recompute a few pixels of the one
         // before it, which is harmless).
         const at = min(p, pixels - (vecs << 2));
+        let xa = at;
+        if (stage) {
+          stageVectors(x + (<usize>at << 2), xStride, channels, scratch, stage, vecs);
+          xa = 0;
+        }
         switch (vecs) {
-          case 1: tile_b1_v1(groups, x0 + (<usize>(at) << 2), xStride, y + (<usize>(at) << 2), yStride, w, nnzmap, vmin, vmax); break;
-          case 2: tile_b1_v2(groups, x0 + (<usize>(at) << 2), xStride, y + (<usize>(at) << 2), yStride, w, nnzmap, vmin, vmax); break;
-          case 3: tile_b1_v3(groups, x0 + (<usize>(at) << 2), xStride, y + (<usize>(at) << 2), yStride, w, nnzmap, vmin, vmax); break;
-          case 4: tile_b1_v4(groups, x0 + (<usize>(at) << 2), xStride, y + (<usize>(at) << 2), yStride, w, nnzmap, vmin, vmax); break;
-          case 5: tile_b1_v5(groups, x0 + (<usize>(at) << 2), xStride, y + (<usize>(at) << 2), yStride, w, nnzmap, vmin, vmax); break;
-          case 6: tile_b1_v6(groups, x0 + (<usize>(at) << 2), xStride, y + (<usize>(at) << 2), yStride, w, nnzmap, vmin, vmax); break;
-          case 7: tile_b1_v7(groups, x0 + (<usize>(at) << 2), xStride, y + (<usize>(at) << 2), yStride, w, nnzmap, vmin, vmax); break;
-          case 8: tile_b1_v8(groups, x0 + (<usize>(at) << 2), xStride, y + (<usize>(at) << 2), yStride, w, nnzmap, vmin, vmax); break;
-          case 9: tile_b1_v9(groups, x0 + (<usize>(at) << 2), xStride, y + (<usize>(at) << 2), yStride, w, nnzmap, vmin, vmax); break;
-          case 10: tile_b1_v10(groups, x0 + (<usize>(at) << 2), xStride, y + (<usize>(at) << 2), yStride, w, nnzmap, vmin, vmax); break;
-          case 11: tile_b1_v11(groups, x0 + (<usize>(at) << 2), xStride, y + (<usize>(at) << 2), yStride, w, nnzmap, vmin, vmax); break;
-          case 12: tile_b1_v12(groups, x0 + (<usize>(at) << 2), xStride, y + (<usize>(at) << 2), yStride, w, nnzmap, vmin, vmax); break;
+          case 1: tile_b1_v1(groups, x0 + (<usize>(xa) << 2), y + (<usize>(at) << 2), yStride, w, nnzmap, vmin, vmax); break;
+          case 2: tile_b1_v2(groups, x0 + (<usize>(xa) << 2), y + (<usize>(at) << 2), yStride, w, nnzmap, vmin, vmax); break;
+          case 3: tile_b1_v3(groups, x0 + (<usize>(xa) << 2), y + (<usize>(at) << 2), yStride, w, nnzmap, vmin, vmax); break;
+          case 4: tile_b1_v4(groups, x0 + (<usize>(xa) << 2), y + (<usize>(at) << 2), yStride, w, nnzmap, vmin, vmax); break;
+          case 5: tile_b1_v5(groups, x0 + (<usize>(xa) << 2), y + (<usize>(at) << 2), yStride, w, nnzmap, vmin, vmax); break;
+          case 6: tile_b1_v6(groups, x0 + (<usize>(xa) << 2), y + (<usize>(at) << 2), yStride, w, nnzmap, vmin, vmax); break;
+          case 7: tile_b1_v7(groups, x0 + (<usize>(xa) << 2), y + (<usize>(at) << 2), yStride, w, nnzmap, vmin, vmax); break;
+          case 8: tile_b1_v8(groups, x0 + (<usize>(xa) << 2), y + (<usize>(at) << 2), yStride, w, nnzmap, vmin, vmax); break;
+          case 9: tile_b1_v9(groups, x0 + (<usize>(xa) << 2), y + (<usize>(at) << 2), yStride, w, nnzmap, vmin, vmax); break;
+          case 10: tile_b1_v10(groups, x0 + (<usize>(xa) << 2), y + (<usize>(at) << 2), yStride, w, nnzmap, vmin, vmax); break;
+          case 11: tile_b1_v11(groups, x0 + (<usize>(xa) << 2), y + (<usize>(at) << 2), yStride, w, nnzmap, vmin, vmax); break;
+          case 12: tile_b1_v12(groups, x0 + (<usize>(xa) << 2), y + (<usize>(at) << 2), yStride, w, nnzmap, vmin, vmax); break;
         }
         p += vecs << 2;
       }
     } else {
       // Fewer than 48 pixels, not a multiple of 4: whole vectors, then 2 and 1.
+      if (stage) stageRow(x, xStride, channels, scratch, stage, pixels);
       const full = pixels >> 2;
       switch (full) {
-        case 1: tile_b1_v1(groups, x0 + (<usize>(0) << 2), xStride, y + (<usize>(0) << 2), yStride, w, nnzmap, vmin, vmax); break;
-        case 2: tile_b1_v2(groups, x0 + (<usize>(0) << 2), xStride, y + (<usize>(0) << 2), yStride, w, nnzmap, vmin, vmax); break;
-        case 3: tile_b1_v3(groups, x0 + (<usize>(0) << 2), xStride, y + (<usize>(0) << 2), yStride, w, nnzmap, vmin, vmax); break;
-        case 4: tile_b1_v4(groups, x0 + (<usize>(0) << 2), xStride, y + (<usize>(0) << 2), yStride, w, nnzmap, vmin, vmax); break;
-        case 5: tile_b1_v5(groups, x0 + (<usize>(0) << 2), xStride, y + (<usize>(0) << 2), yStride, w, nnzmap, vmin, vmax); break;
-        case 6: tile_b1_v6(groups, x0 + (<usize>(0) << 2), xStride, y + (<usize>(0) << 2), yStride, w, nnzmap, vmin, vmax); break;
-        case 7: tile_b1_v7(groups, x0 + (<usize>(0) << 2), xStride, y + (<usize>(0) << 2), yStride, w, nnzmap, vmin, vmax); break;
-        case 8: tile_b1_v8(groups, x0 + (<usize>(0) << 2), xStride, y + (<usize>(0) << 2), yStride, w, nnzmap, vmin, vmax); break;
-        case 9: tile_b1_v9(groups, x0 + (<usize>(0) << 2), xStride, y + (<usize>(0) << 2), yStride, w, nnzmap, vmin, vmax); break;
-        case 10: tile_b1_v10(groups, x0 + (<usize>(0) << 2), xStride, y + (<usize>(0) << 2), yStride, w, nnzmap, vmin, vmax); break;
-        case 11: tile_b1_v11(groups, x0 + (<usize>(0) << 2), xStride, y + (<usize>(0) << 2), yStride, w, nnzmap, vmin, vmax); break;
+        case 1: tile_b1_v1(groups, x0 + (<usize>(0) << 2), y + (<usize>(0) << 2), yStride, w, nnzmap, vmin, vmax); break;
+        case 2: tile_b1_v2(groups, x0 + (<usize>(0) << 2), y + (<usize>(0) << 2), yStride, w, nnzmap, vmin, vmax); break;
+        case 3: tile_b1_v3(groups, x0 + (<usize>(0) << 2), y + (<usize>(0) << 2), yStride, w, nnzmap, vmin, vmax); break;
+        case 4: tile_b1_v4(groups, x0 + (<usize>(0) << 2), y + (<usize>(0) << 2), yStride, w, nnzmap, vmin, vmax); break;
+        case 5: tile_b1_v5(groups, x0 + (<usize>(0) << 2), y + (<usize>(0) << 2), yStride, w, nnzmap, vmin, vmax); break;
+        case 6: tile_b1_v6(groups, x0 + (<usize>(0) << 2), y + (<usize>(0) << 2), yStride, w, nnzmap, vmin, vmax); break;
+        case 7: tile_b1_v7(groups, x0 + (<usize>(0) << 2), y + (<usize>(0) << 2), yStride, w, nnzmap, vmin, vmax); break;
+        case 8: tile_b1_v8(groups, x0 + (<usize>(0) << 2), y + (<usize>(0) << 2), yStride, w, nnzmap, vmin, vmax); break;
+        case 9: tile_b1_v9(groups, x0 + (<usize>(0) << 2), y + (<usize>(0) << 2), yStride, w, nnzmap, vmin, vmax); break;
+        case 10: tile_b1_v10(groups, x0 + (<usize>(0) << 2), y + (<usize>(0) << 2), yStride, w, nnzmap, vmin, vmax); break;
+        case 11: tile_b1_v11(groups, x0 + (<usize>(0) << 2), y + (<usize>(0) << 2), yStride, w, nnzmap, vmin, vmax); break;
       }
       p = full << 2;
       if (p + 2 <= pixels) {
-        tile_b1_p2(groups, x0 + (<usize>(p) << 2), xStride, y + (<usize>(p) << 2), yStride, w, nnzmap, vmin, vmax);
+        tile_b1_p2(groups, x0 + (<usize>(p) << 2), y + (<usize>(p) << 2), yStride, w, nnzmap, vmin, vmax);
         p += 2;
       }
-      if (p < pixels) tile_b1_p1(groups, x0 + (<usize>(p) << 2), xStride, y + (<usize>(p) << 2), yStride, w, nnzmap, vmin, vmax);
+      if (p < pixels) tile_b1_p1(groups, x0 + (<usize>(p) << 2), y + (<usize>(p) << 2), yStride, w, nnzmap, vmin, vmax);
     }
   } else {
+    const x0 = x + <usize>first * xStride;
     while (p + 4 <= pixels) {
-      scalar_b1_p4(groups, x0 + (<usize>(p) << 2), xStride, y + (<usize>(p) << 2), yStride, w, nnzmap, fmin, fmax);
+      scalar_b1_p4(groups, x0 + (<usize>(p) << 2), y + (<usize>(p) << 2), yStride, w, nnzmap, fmin, fmax);
       p += 4;
     }
     if (p + 2 <= pixels) {
-      scalar_b1_p2(groups, x0 + (<usize>(p) << 2), xStride, y + (<usize>(p) << 2), yStride, w, nnzmap, fmin, fmax);
+      scalar_b1_p2(groups, x0 + (<usize>(p) << 2), y + (<usize>(p) << 2), yStride, w, nnzmap, fmin, fmax);
       p += 2;
     }
     if (p + 1 <= pixels) {
-      scalar_b1_p1(groups, x0 + (<usize>(p) << 2), xStride, y + (<usize>(p) << 2), yStride, w, nnzmap, fmin, fmax);
+      scalar_b1_p1(groups, x0 + (<usize>(p) << 2), y + (<usize>(p) << 2), yStride, w, nnzmap, fmin, fmax);
       p += 1;
     }
   }
@@ -1310,7 +1362,7 @@ export function spmm1(
 
 // 2 output channels x 16 pixels
 @inline function tile_b2_v4(
-  groups: u32, x: usize, xStride: usize, y: usize, yStride: usize,
+  groups: u32, x: usize, y: usize, yStride: usize,
   w: usize, nnzmap: usize, vmin: v128, vmax: v128,
 ): void {
   for (let g: u32 = 0; g < groups; g++) {
@@ -1334,7 +1386,7 @@ export function spmm1(
         const m0 = v128.load(w, 0);
         const k0_0 = i32x4.shuffle(m0, m0, 0, 0, 0, 0);
         const k0_1 = i32x4.shuffle(m0, m0, 1, 1, 1, 1);
-        const d0 = load<i32>(w, 16);
+        const d0 = load<usize>(w, 16);
         const x0_0 = v128.load(x, 0);
         a0_0 = madd(x0_0, k0_0, a0_0);
         a1_0 = madd(x0_0, k0_1, a1_0);
@@ -1347,10 +1399,10 @@ export function spmm1(
         const x0_3 = v128.load(x, 48);
         a0_3 = madd(x0_3, k0_0, a0_3);
         a1_3 = madd(x0_3, k0_1, a1_3);
-        x += <usize>(<isize>d0 * <isize>xStride);
+        x += <usize>d0;
         const k1_0 = i32x4.shuffle(m0, m0, 2, 2, 2, 2);
         const k1_1 = i32x4.shuffle(m0, m0, 3, 3, 3, 3);
-        const d1 = load<i32>(w, 20);
+        const d1 = load<usize>(w, 20);
         const x1_0 = v128.load(x, 0);
         a0_0 = madd(x1_0, k1_0, a0_0);
         a1_0 = madd(x1_0, k1_1, a1_0);
@@ -1363,14 +1415,14 @@ export function spmm1(
         const x1_3 = v128.load(x, 48);
         a0_3 = madd(x1_3, k1_0, a0_3);
         a1_3 = madd(x1_3, k1_1, a1_3);
-        x += <usize>(<isize>d1 * <isize>xStride);
+        x += <usize>d1;
         w += 24;
       } while (w < end);
     }
     if (n & 1) {
       const kt_0 = v128.load32_splat(w, 0);
       const kt_1 = v128.load32_splat(w, 4);
-      const dt = load<i32>(w, 8);
+      const dt = load<usize>(w, 8);
       const xt_0 = v128.load(x, 0);
       a0_0 = madd(xt_0, kt_0, a0_0);
       a1_0 = madd(xt_0, kt_1, a1_0);
@@ -1383,7 +1435,7 @@ export function spmm1(
       const xt_3 = v128.load(x, 48);
       a0_3 = madd(xt_3, kt_0, a0_3);
       a1_3 = madd(xt_3, kt_1, a1_3);
-      x += <usize>(<isize>dt * <isize>xStride);
+      x += <usize>dt;
       w += 12;
     }
     v128.store(y, f32x4.pmin(f32x4.pmax(a0_0, vmin), vmax), 0);
@@ -1400,7 +1452,7 @@ export function spmm1(
 
 // 2 output channels x 12 pixels
 @inline function tile_b2_v3(
-  groups: u32, x: usize, xStride: usize, y: usize, yStride: usize,
+  groups: u32, x: usize, y: usize, yStride: usize,
   w: usize, nnzmap: usize, vmin: v128, vmax: v128,
 ): void {
   for (let g: u32 = 0; g < groups; g++) {
@@ -1422,7 +1474,7 @@ export function spmm1(
         const m0 = v128.load(w, 0);
         const k0_0 = i32x4.shuffle(m0, m0, 0, 0, 0, 0);
         const k0_1 = i32x4.shuffle(m0, m0, 1, 1, 1, 1);
-        const d0 = load<i32>(w, 16);
+        const d0 = load<usize>(w, 16);
         const x0_0 = v128.load(x, 0);
         a0_0 = madd(x0_0, k0_0, a0_0);
         a1_0 = madd(x0_0, k0_1, a1_0);
@@ -1432,10 +1484,10 @@ export function spmm1(
         const x0_2 = v128.load(x, 32);
         a0_2 = madd(x0_2, k0_0, a0_2);
         a1_2 = madd(x0_2, k0_1, a1_2);
-        x += <usize>(<isize>d0 * <isize>xStride);
+        x += <usize>d0;
         const k1_0 = i32x4.shuffle(m0, m0, 2, 2, 2, 2);
         const k1_1 = i32x4.shuffle(m0, m0, 3, 3, 3, 3);
-        const d1 = load<i32>(w, 20);
+        const d1 = load<usize>(w, 20);
         const x1_0 = v128.load(x, 0);
         a0_0 = madd(x1_0, k1_0, a0_0);
         a1_0 = madd(x1_0, k1_1, a1_0);
@@ -1445,14 +1497,14 @@ export function spmm1(
         const x1_2 = v128.load(x, 32);
         a0_2 = madd(x1_2, k1_0, a0_2);
         a1_2 = madd(x1_2, k1_1, a1_2);
-        x += <usize>(<isize>d1 * <isize>xStride);
+        x += <usize>d1;
         w += 24;
       } while (w < end);
     }
     if (n & 1) {
       const kt_0 = v128.load32_splat(w, 0);
       const kt_1 = v128.load32_splat(w, 4);
-      const dt = load<i32>(w, 8);
+      const dt = load<usize>(w, 8);
       const xt_0 = v128.load(x, 0);
       a0_0 = madd(xt_0, kt_0, a0_0);
       a1_0 = madd(xt_0, kt_1, a1_0);
@@ -1462,7 +1514,7 @@ export function spmm1(
       const xt_2 = v128.load(x, 32);
       a0_2 = madd(xt_2, kt_0, a0_2);
       a1_2 = madd(xt_2, kt_1, a1_2);
-      x += <usize>(<isize>dt * <isize>xStride);
+      x += <usize>dt;
       w += 12;
     }
     v128.store(y, f32x4.pmin(f32x4.pmax(a0_0, vmin), vmax), 0);
@@ -1477,7 +1529,7 @@ export function spmm1(
 
 // 2 output channels x 8 pixels
 @inline function tile_b2_v2(
-  groups: u32, x: usize, xStride: usize, y: usize, yStride: usize,
+  groups: u32, x: usize, y: usize, yStride: usize,
   w: usize, nnzmap: usize, vmin: v128, vmax: v128,
 ): void {
   for (let g: u32 = 0; g < groups; g++) {
@@ -1497,38 +1549,38 @@ export function spmm1(
         const m0 = v128.load(w, 0);
         const k0_0 = i32x4.shuffle(m0, m0, 0, 0, 0, 0);
         const k0_1 = i32x4.shuffle(m0, m0, 1, 1, 1, 1);
-        const d0 = load<i32>(w, 16);
+        const d0 = load<usize>(w, 16);
         const x0_0 = v128.load(x, 0);
         a0_0 = madd(x0_0, k0_0, a0_0);
         a1_0 = madd(x0_0, k0_1, a1_0);
         const x0_1 = v128.load(x, 16);
         a0_1 = madd(x0_1, k0_0, a0_1);
         a1_1 = madd(x0_1, k0_1, a1_1);
-        x += <usize>(<isize>d0 * <isize>xStride);
+        x += <usize>d0;
         const k1_0 = i32x4.shuffle(m0, m0, 2, 2, 2, 2);
         const k1_1 = i32x4.shuffle(m0, m0, 3, 3, 3, 3);
-        const d1 = load<i32>(w, 20);
+        const d1 = load<usize>(w, 20);
         const x1_0 = v128.load(x, 0);
         a0_0 = madd(x1_0, k1_0, a0_0);
         a1_0 = madd(x1_0, k1_1, a1_0);
         const x1_1 = v128.load(x, 16);
         a0_1 = madd(x1_1, k1_0, a0_1);
         a1_1 = madd(x1_1, k1_1, a1_1);
-        x += <usize>(<isize>d1 * <isize>xStride);
+        x += <usize>d1;
         w += 24;
       } while (w < end);
     }
     if (n & 1) {
       const kt_0 = v128.load32_splat(w, 0);
       const kt_1 = v128.load32_splat(w, 4);
-      const dt = load<i32>(w, 8);
+      const dt = load<usize>(w, 8);
       const xt_0 = v128.load(x, 0);
       a0_0 = madd(xt_0, kt_0, a0_0);
       a1_0 = madd(xt_0, kt_1, a1_0);
       const xt_1 = v128.load(x, 16);
       a0_1 = madd(xt_1, kt_0, a0_1);
       a1_1 = madd(xt_1, kt_1, a1_1);
-      x += <usize>(<isize>dt * <isize>xStride);
+      x += <usize>dt;
       w += 12;
     }
     v128.store(y, f32x4.pmin(f32x4.pmax(a0_0, vmin), vmax), 0);
@@ -1541,7 +1593,7 @@ export function spmm1(
 
 // 2 output channels x 4 pixels
 @inline function tile_b2_v1(
-  groups: u32, x: usize, xStride: usize, y: usize, yStride: usize,
+  groups: u32, x: usize, y: usize, yStride: usize,
   w: usize, nnzmap: usize, vmin: v128, vmax: v128,
 ): void {
   for (let g: u32 = 0; g < groups; g++) {
@@ -1559,29 +1611,29 @@ export function spmm1(
         const m0 = v128.load(w, 0);
         const k0_0 = i32x4.shuffle(m0, m0, 0, 0, 0, 0);
         const k0_1 = i32x4.shuffle(m0, m0, 1, 1, 1, 1);
-        const d0 = load<i32>(w, 16);
+        const d0 = load<usize>(w, 16);
         const x0_0 = v128.load(x, 0);
         a0_0 = madd(x0_0, k0_0, a0_0);
         a1_0 = madd(x0_0, k0_1, a1_0);
-        x += <usize>(<isize>d0 * <isize>xStride);
+        x += <usize>d0;
         const k1_0 = i32x4.shuffle(m0, m0, 2, 2, 2, 2);
         const k1_1 = i32x4.shuffle(m0, m0, 3, 3, 3, 3);
-        const d1 = load<i32>(w, 20);
+        const d1 = load<usize>(w, 20);
         const x1_0 = v128.load(x, 0);
         a0_0 = madd(x1_0, k1_0, a0_0);
         a1_0 = madd(x1_0, k1_1, a1_0);
-        x += <usize>(<isize>d1 * <isize>xStride);
+        x += <usize>d1;
         w += 24;
       } while (w < end);
     }
     if (n & 1) {
       const kt_0 = v128.load32_splat(w, 0);
       const kt_1 = v128.load32_splat(w, 4);
-      const dt = load<i32>(w, 8);
+      const dt = load<usize>(w, 8);
       const xt_0 = v128.load(x, 0);
       a0_0 = madd(xt_0, kt_0, a0_0);
       a1_0 = madd(xt_0, kt_1, a1_0);
-      x += <usize>(<isize>dt * <isize>xStride);
+      x += <usize>dt;
       w += 12;
     }
     v128.store(y, f32x4.pmin(f32x4.pmax(a0_0, vmin), vmax), 0);
@@ -1592,7 +1644,7 @@ export function spmm1(
 
 // 2 output channels x 2 pixels
 @inline function tile_b2_p2(
-  groups: u32, x: usize, xStride: usize, y: usize, yStride: usize,
+  groups: u32, x: usize, y: usize, yStride: usize,
   w: usize, nnzmap: usize, vmin: v128, vmax: v128,
 ): void {
   for (let g: u32 = 0; g < groups; g++) {
@@ -1610,29 +1662,29 @@ export function spmm1(
         const m0 = v128.load(w, 0);
         const k0_0 = i32x4.shuffle(m0, m0, 0, 0, 0, 0);
         const k0_1 = i32x4.shuffle(m0, m0, 1, 1, 1, 1);
-        const d0 = load<i32>(w, 16);
+        const d0 = load<usize>(w, 16);
         const x0_0 = v128.load64_zero(x);
         a0_0 = madd(x0_0, k0_0, a0_0);
         a1_0 = madd(x0_0, k0_1, a1_0);
-        x += <usize>(<isize>d0 * <isize>xStride);
+        x += <usize>d0;
         const k1_0 = i32x4.shuffle(m0, m0, 2, 2, 2, 2);
         const k1_1 = i32x4.shuffle(m0, m0, 3, 3, 3, 3);
-        const d1 = load<i32>(w, 20);
+        const d1 = load<usize>(w, 20);
         const x1_0 = v128.load64_zero(x);
         a0_0 = madd(x1_0, k1_0, a0_0);
         a1_0 = madd(x1_0, k1_1, a1_0);
-        x += <usize>(<isize>d1 * <isize>xStride);
+        x += <usize>d1;
         w += 24;
       } while (w < end);
     }
     if (n & 1) {
       const kt_0 = v128.load32_splat(w, 0);
       const kt_1 = v128.load32_splat(w, 4);
-      const dt = load<i32>(w, 8);
+      const dt = load<usize>(w, 8);
       const xt_0 = v128.load64_zero(x);
       a0_0 = madd(xt_0, kt_0, a0_0);
       a1_0 = madd(xt_0, kt_1, a1_0);
-      x += <usize>(<isize>dt * <isize>xStride);
+      x += <usize>dt;
       w += 12;
     }
     v128.store64_lane(y, f32x4.pmin(f32x4.pmax(a0_0, vmin), vmax), 0);
@@ -1643,7 +1695,7 @@ export function spmm1(
 
 // 2 output channels x 1 pixel
 @inline function tile_b2_p1(
-  groups: u32, x: usize, xStride: usize, y: usize, yStride: usize,
+  groups: u32, x: usize, y: usize, yStride: usize,
   w: usize, nnzmap: usize, vmin: v128, vmax: v128,
 ): void {
   for (let g: u32 = 0; g < groups; g++) {
@@ -1661,29 +1713,29 @@ export function spmm1(
         const m0 = v128.load(w, 0);
         const k0_0 = i32x4.shuffle(m0, m0, 0, 0, 0, 0);
         const k0_1 = i32x4.shuffle(m0, m0, 1, 1, 1, 1);
-        const d0 = load<i32>(w, 16);
+        const d0 = load<usize>(w, 16);
         const x0_0 = v128.load32_zero(x);
         a0_0 = madd(x0_0, k0_0, a0_0);
         a1_0 = madd(x0_0, k0_1, a1_0);
-        x += <usize>(<isize>d0 * <isize>xStride);
+        x += <usize>d0;
         const k1_0 = i32x4.shuffle(m0, m0, 2, 2, 2, 2);
         const k1_1 = i32x4.shuffle(m0, m0, 3, 3, 3, 3);
-        const d1 = load<i32>(w, 20);
+        const d1 = load<usize>(w, 20);
         const x1_0 = v128.load32_zero(x);
         a0_0 = madd(x1_0, k1_0, a0_0);
         a1_0 = madd(x1_0, k1_1, a1_0);
-        x += <usize>(<isize>d1 * <isize>xStride);
+        x += <usize>d1;
         w += 24;
       } while (w < end);
     }
     if (n & 1) {
       const kt_0 = v128.load32_splat(w, 0);
       const kt_1 = v128.load32_splat(w, 4);
-      const dt = load<i32>(w, 8);
+      const dt = load<usize>(w, 8);
       const xt_0 = v128.load32_zero(x);
       a0_0 = madd(xt_0, kt_0, a0_0);
       a1_0 = madd(xt_0, kt_1, a1_0);
-      x += <usize>(<isize>dt * <isize>xStride);
+      x += <usize>dt;
       w += 12;
     }
     v128.store32_lane(y, f32x4.pmin(f32x4.pmax(a0_0, vmin), vmax), 0);
@@ -1693,7 +1745,7 @@ export function spmm1(
 }
 
 @inline function scalar_b2_p4(
-  groups: u32, x: usize, xStride: usize, y: usize, yStride: usize,
+  groups: u32, x: usize, y: usize, yStride: usize,
   w: usize, nnzmap: usize, fmin: f32, fmax: f32,
 ): void {
   for (let g: u32 = 0; g < groups; g++) {
@@ -1730,7 +1782,7 @@ export function spmm1(
       a1_1 += x1 * k1;
       a1_2 += x2 * k1;
       a1_3 += x3 * k1;
-      x += <usize>(<isize>load<i32>(dk) * <isize>xStride);
+      x += load<usize>(dk);
       if (!full) w += 12;
       else if (j == 1) w += 24;
     }
@@ -1747,7 +1799,7 @@ export function spmm1(
 }
 
 @inline function scalar_b2_p2(
-  groups: u32, x: usize, xStride: usize, y: usize, yStride: usize,
+  groups: u32, x: usize, y: usize, yStride: usize,
   w: usize, nnzmap: usize, fmin: f32, fmax: f32,
 ): void {
   for (let g: u32 = 0; g < groups; g++) {
@@ -1774,7 +1826,7 @@ export function spmm1(
       const k1 = load<f32>(wk, 4);
       a1_0 += x0 * k1;
       a1_1 += x1 * k1;
-      x += <usize>(<isize>load<i32>(dk) * <isize>xStride);
+      x += load<usize>(dk);
       if (!full) w += 12;
       else if (j == 1) w += 24;
     }
@@ -1787,7 +1839,7 @@ export function spmm1(
 }
 
 @inline function scalar_b2_p1(
-  groups: u32, x: usize, xStride: usize, y: usize, yStride: usize,
+  groups: u32, x: usize, y: usize, yStride: usize,
   w: usize, nnzmap: usize, fmin: f32, fmax: f32,
 ): void {
   for (let g: u32 = 0; g < groups; g++) {
@@ -1809,7 +1861,7 @@ export function spmm1(
       a0_0 += x0 * k0;
       const k1 = load<f32>(wk, 4);
       a1_0 += x0 * k1;
-      x += <usize>(<isize>load<i32>(dk) * <isize>xStride);
+      x += load<usize>(dk);
       if (!full) w += 12;
       else if (j == 1) w += 24;
     }
@@ -1829,10 +1881,12 @@ export function spmm1(
 export function spmm2(
   pixels: u32, x: usize, xStride: usize, y: usize, yStride: usize,
   groups: u32, w: usize, nnzmap: usize, first: u32, fmin: f32, fmax: f32,
+  channels: u32, stage: usize, scratch: usize,
 ): void {
-  const x0 = x + <usize>first * xStride;
   let p: u32 = 0;
   if (ASC_FEATURE_SIMD) {
+    // Staged: each tile's inputs are first copied to `scratch`, one slot per channel.
+    const x0 = stage ? scratch + <usize>first * stage : x + <usize>first * xStride;
     const vmin = f32x4.splat(fmin);
     const vmax = f32x4.splat(fmax);
     const nv = (pixels + 3) >> 2;
@@ -1845,40 +1899,47 @@ export function spmm2(
         // The last tile ends at the last pixel (it may recompute a few pixels of the one
         // before it, which is harmless).
         const at = min(p, pixels - (vecs << 2));
+        let xa = at;
+        if (stage) {
+          stageVectors(x + (<usize>at << 2), xStride, channels, scratch, stage, vecs);
+          xa = 0;
+        }
         switch (vecs) {
-          case 1: tile_b2_v1(groups, x0 + (<usize>(at) << 2), xStride, y + (<usize>(at) << 2), yStride, w, nnzmap, vmin, vmax); break;
-          case 2: tile_b2_v2(groups, x0 + (<usize>(at) << 2), xStride, y + (<usize>(at) << 2), yStride, w, nnzmap, vmin, vmax); break;
-          case 3: tile_b2_v3(groups, x0 + (<usize>(at) << 2), xStride, y + (<usize>(at) << 2), yStride, w, nnzmap, vmin, vmax); break;
-          case 4: tile_b2_v4(groups, x0 + (<usize>(at) << 2), xStride, y + (<usize>(at) << 2), yStride, w, nnzmap, vmin, vmax); break;
+          case 1: tile_b2_v1(groups, x0 + (<usize>(xa) << 2), y + (<usize>(at) << 2), yStride, w, nnzmap, vmin, vmax); break;
+          case 2: tile_b2_v2(groups, x0 + (<usize>(xa) << 2), y + (<usize>(at) << 2), yStride, w, nnzmap, vmin, vmax); break;
+          case 3: tile_b2_v3(groups, x0 + (<usize>(xa) << 2), y + (<usize>(at) << 2), yStride, w, nnzmap, vmin, vmax); break;
+          case 4: tile_b2_v4(groups, x0 + (<usize>(xa) << 2), y + (<usize>(at) << 2), yStride, w, nnzmap, vmin, vmax); break;
         }
         p += vecs << 2;
       }
     } else {
       // Fewer than 16 pixels, not a multiple of 4: whole vectors, then 2 and 1.
+      if (stage) stageRow(x, xStride, channels, scratch, stage, pixels);
       const full = pixels >> 2;
       switch (full) {
-        case 1: tile_b2_v1(groups, x0 + (<usize>(0) << 2), xStride, y + (<usize>(0) << 2), yStride, w, nnzmap, vmin, vmax); break;
-        case 2: tile_b2_v2(groups, x0 + (<usize>(0) << 2), xStride, y + (<usize>(0) << 2), yStride, w, nnzmap, vmin, vmax); break;
-        case 3: tile_b2_v3(groups, x0 + (<usize>(0) << 2), xStride, y + (<usize>(0) << 2), yStride, w, nnzmap, vmin, vmax); break;
+        case 1: tile_b2_v1(groups, x0 + (<usize>(0) << 2), y + (<usize>(0) << 2), yStride, w, nnzmap, vmin, vmax); break;
+        case 2: tile_b2_v2(groups, x0 + (<usize>(0) << 2), y + (<usize>(0) << 2), yStride, w, nnzmap, vmin, vmax); break;
+        case 3: tile_b2_v3(groups, x0 + (<usize>(0) << 2), y + (<usize>(0) << 2), yStride, w, nnzmap, vmin, vmax); break;
       }
       p = full << 2;
       if (p + 2 <= pixels) {
-        tile_b2_p2(groups, x0 + (<usize>(p) << 2), xStride, y + (<usize>(p) << 2), yStride, w, nnzmap, vmin, vmax);
+        tile_b2_p2(groups, x0 + (<usize>(p) << 2), y + (<usize>(p) << 2), yStride, w, nnzmap, vmin, vmax);
         p += 2;
       }
-      if (p < pixels) tile_b2_p1(groups, x0 + (<usize>(p) << 2), xStride, y + (<usize>(p) << 2), yStride, w, nnzmap, vmin, vmax);
+      if (p < pixels) tile_b2_p1(groups, x0 + (<usize>(p) << 2), y + (<usize>(p) << 2), yStride, w, nnzmap, vmin, vmax);
     }
   } else {
+    const x0 = x + <usize>first * xStride;
     while (p + 4 <= pixels) {
-      scalar_b2_p4(groups, x0 + (<usize>(p) << 2), xStride, y + (<usize>(p) << 2), yStride, w, nnzmap, fmin, fmax);
+      scalar_b2_p4(groups, x0 + (<usize>(p) << 2), y + (<usize>(p) << 2), yStride, w, nnzmap, fmin, fmax);
       p += 4;
     }
     if (p + 2 <= pixels) {
-      scalar_b2_p2(groups, x0 + (<usize>(p) << 2), xStride, y + (<usize>(p) << 2), yStride, w, nnzmap, fmin, fmax);
+      scalar_b2_p2(groups, x0 + (<usize>(p) << 2), y + (<usize>(p) << 2), yStride, w, nnzmap, fmin, fmax);
       p += 2;
     }
     if (p + 1 <= pixels) {
-      scalar_b2_p1(groups, x0 + (<usize>(p) << 2), xStride, y + (<usize>(p) << 2), yStride, w, nnzmap, fmin, fmax);
+      scalar_b2_p1(groups, x0 + (<usize>(p) << 2), y + (<usize>(p) << 2), yStride, w, nnzmap, fmin, fmax);
       p += 1;
     }
   }
@@ -1886,7 +1947,7 @@ export function spmm2(
 
 // 4 output channels x 8 pixels
 @inline function tile_b4_v2(
-  groups: u32, x: usize, xStride: usize, y: usize, yStride: usize,
+  groups: u32, x: usize, y: usize, yStride: usize,
   w: usize, nnzmap: usize, vmin: v128, vmax: v128,
 ): void {
   for (let g: u32 = 0; g < groups; g++) {
@@ -1914,7 +1975,7 @@ export function spmm2(
         const k0_1 = i32x4.shuffle(m0, m0, 1, 1, 1, 1);
         const k0_2 = i32x4.shuffle(m0, m0, 2, 2, 2, 2);
         const k0_3 = i32x4.shuffle(m0, m0, 3, 3, 3, 3);
-        const d0 = load<i32>(w, 16);
+        const d0 = load<usize>(w, 16);
         const x0_0 = v128.load(x, 0);
         a0_0 = madd(x0_0, k0_0, a0_0);
         a1_0 = madd(x0_0, k0_1, a1_0);
@@ -1925,7 +1986,7 @@ export function spmm2(
         a1_1 = madd(x0_1, k0_1, a1_1);
         a2_1 = madd(x0_1, k0_2, a2_1);
         a3_1 = madd(x0_1, k0_3, a3_1);
-        x += <usize>(<isize>d0 * <isize>xStride);
+        x += <usize>d0;
         w += 20;
       } while (w < end);
     }
@@ -1943,7 +2004,7 @@ export function spmm2(
 
 // 4 output channels x 4 pixels
 @inline function tile_b4_v1(
-  groups: u32, x: usize, xStride: usize, y: usize, yStride: usize,
+  groups: u32, x: usize, y: usize, yStride: usize,
   w: usize, nnzmap: usize, vmin: v128, vmax: v128,
 ): void {
   for (let g: u32 = 0; g < groups; g++) {
@@ -1967,13 +2028,13 @@ export function spmm2(
         const k0_1 = i32x4.shuffle(m0, m0, 1, 1, 1, 1);
         const k0_2 = i32x4.shuffle(m0, m0, 2, 2, 2, 2);
         const k0_3 = i32x4.shuffle(m0, m0, 3, 3, 3, 3);
-        const d0 = load<i32>(w, 16);
+        const d0 = load<usize>(w, 16);
         const x0_0 = v128.load(x, 0);
         a0_0 = madd(x0_0, k0_0, a0_0);
         a1_0 = madd(x0_0, k0_1, a1_0);
         a2_0 = madd(x0_0, k0_2, a2_0);
         a3_0 = madd(x0_0, k0_3, a3_0);
-        x += <usize>(<isize>d0 * <isize>xStride);
+        x += <usize>d0;
         w += 20;
       } while (w < end);
     }
@@ -1987,7 +2048,7 @@ export function spmm2(
 
 // 4 output channels x 2 pixels
 @inline function tile_b4_p2(
-  groups: u32, x: usize, xStride: usize, y: usize, yStride: usize,
+  groups: u32, x: usize, y: usize, yStride: usize,
   w: usize, nnzmap: usize, vmin: v128, vmax: v128,
 ): void {
   for (let g: u32 = 0; g < groups; g++) {
@@ -2011,13 +2072,13 @@ export function spmm2(
         const k0_1 = i32x4.shuffle(m0, m0, 1, 1, 1, 1);
         const k0_2 = i32x4.shuffle(m0, m0, 2, 2, 2, 2);
         const k0_3 = i32x4.shuffle(m0, m0, 3, 3, 3, 3);
-        const d0 = load<i32>(w, 16);
+        const d0 = load<usize>(w, 16);
         const x0_0 = v128.load64_zero(x);
         a0_0 = madd(x0_0, k0_0, a0_0);
         a1_0 = madd(x0_0, k0_1, a1_0);
         a2_0 = madd(x0_0, k0_2, a2_0);
         a3_0 = madd(x0_0, k0_3, a3_0);
-        x += <usize>(<isize>d0 * <isize>xStride);
+        x += <usize>d0;
         w += 20;
       } while (w < end);
     }
@@ -2031,7 +2092,7 @@ export function spmm2(
 
 // 4 output channels x 1 pixel
 @inline function tile_b4_p1(
-  groups: u32, x: usize, xStride: usize, y: usize, yStride: usize,
+  groups: u32, x: usize, y: usize, yStride: usize,
   w: usize, nnzmap: usize, vmin: v128, vmax: v128,
 ): void {
   for (let g: u32 = 0; g < groups; g++) {
@@ -2055,13 +2116,13 @@ export function spmm2(
         const k0_1 = i32x4.shuffle(m0, m0, 1, 1, 1, 1);
         const k0_2 = i32x4.shuffle(m0, m0, 2, 2, 2, 2);
         const k0_3 = i32x4.shuffle(m0, m0, 3, 3, 3, 3);
-        const d0 = load<i32>(w, 16);
+        const d0 = load<usize>(w, 16);
         const x0_0 = v128.load32_zero(x);
         a0_0 = madd(x0_0, k0_0, a0_0);
         a1_0 = madd(x0_0, k0_1, a1_0);
         a2_0 = madd(x0_0, k0_2, a2_0);
         a3_0 = madd(x0_0, k0_3, a3_0);
-        x += <usize>(<isize>d0 * <isize>xStride);
+        x += <usize>d0;
         w += 20;
       } while (w < end);
     }
@@ -2074,7 +2135,7 @@ export function spmm2(
 }
 
 @inline function scalar_b4_p4(
-  groups: u32, x: usize, xStride: usize, y: usize, yStride: usize,
+  groups: u32, x: usize, y: usize, yStride: usize,
   w: usize, nnzmap: usize, fmin: f32, fmax: f32,
 ): void {
   for (let g: u32 = 0; g < groups; g++) {
@@ -2131,7 +2192,7 @@ export function spmm2(
       a3_1 += x1 * k3;
       a3_2 += x2 * k3;
       a3_3 += x3 * k3;
-      x += <usize>(<isize>load<i32>(dk) * <isize>xStride);
+      x += load<usize>(dk);
       if (!full) w += 20;
       else if (j == 0) w += 20;
     }
@@ -2156,7 +2217,7 @@ export function spmm2(
 }
 
 @inline function scalar_b4_p2(
-  groups: u32, x: usize, xStride: usize, y: usize, yStride: usize,
+  groups: u32, x: usize, y: usize, yStride: usize,
   w: usize, nnzmap: usize, fmin: f32, fmax: f32,
 ): void {
   for (let g: u32 = 0; g < groups; g++) {
@@ -2195,7 +2256,7 @@ export function spmm2(
       const k3 = load<f32>(wk, 12);
       a3_0 += x0 * k3;
       a3_1 += x1 * k3;
-      x += <usize>(<isize>load<i32>(dk) * <isize>xStride);
+      x += load<usize>(dk);
       if (!full) w += 20;
       else if (j == 0) w += 20;
     }
@@ -2212,7 +2273,7 @@ export function spmm2(
 }
 
 @inline function scalar_b4_p1(
-  groups: u32, x: usize, xStride: usize, y: usize, yStride: usize,
+  groups: u32, x: usize, y: usize, yStride: usize,
   w: usize, nnzmap: usize, fmin: f32, fmax: f32,
 ): void {
   for (let g: u32 = 0; g < groups; g++) {
@@ -2242,7 +2303,7 @@ export function spmm2(
       a2_0 += x0 * k2;
       const k3 = load<f32>(wk, 12);
       a3_0 += x0 * k3;
-      x += <usize>(<isize>load<i32>(dk) * <isize>xStride);
+      x += load<usize>(dk);
       if (!full) w += 20;
       else if (j == 0) w += 20;
     }
@@ -2264,10 +2325,12 @@ export function spmm2(
 export function spmm4(
   pixels: u32, x: usize, xStride: usize, y: usize, yStride: usize,
   groups: u32, w: usize, nnzmap: usize, first: u32, fmin: f32, fmax: f32,
+  channels: u32, stage: usize, scratch: usize,
 ): void {
-  const x0 = x + <usize>first * xStride;
   let p: u32 = 0;
   if (ASC_FEATURE_SIMD) {
+    // Staged: each tile's inputs are first copied to `scratch`, one slot per channel.
+    const x0 = stage ? scratch + <usize>first * stage : x + <usize>first * xStride;
     const vmin = f32x4.splat(fmin);
     const vmax = f32x4.splat(fmax);
     const nv = (pixels + 3) >> 2;
@@ -2280,36 +2343,43 @@ export function spmm4(
         // The last tile ends at the last pixel (it may recompute a few pixels of the one
         // before it, which is harmless).
         const at = min(p, pixels - (vecs << 2));
+        let xa = at;
+        if (stage) {
+          stageVectors(x + (<usize>at << 2), xStride, channels, scratch, stage, vecs);
+          xa = 0;
+        }
         switch (vecs) {
-          case 1: tile_b4_v1(groups, x0 + (<usize>(at) << 2), xStride, y + (<usize>(at) << 2), yStride, w, nnzmap, vmin, vmax); break;
-          case 2: tile_b4_v2(groups, x0 + (<usize>(at) << 2), xStride, y + (<usize>(at) << 2), yStride, w, nnzmap, vmin, vmax); break;
+          case 1: tile_b4_v1(groups, x0 + (<usize>(xa) << 2), y + (<usize>(at) << 2), yStride, w, nnzmap, vmin, vmax); break;
+          case 2: tile_b4_v2(groups, x0 + (<usize>(xa) << 2), y + (<usize>(at) << 2), yStride, w, nnzmap, vmin, vmax); break;
         }
         p += vecs << 2;
       }
     } else {
       // Fewer than 8 pixels, not a multiple of 4: whole vectors, then 2 and 1.
+      if (stage) stageRow(x, xStride, channels, scratch, stage, pixels);
       const full = pixels >> 2;
       switch (full) {
-        case 1: tile_b4_v1(groups, x0 + (<usize>(0) << 2), xStride, y + (<usize>(0) << 2), yStride, w, nnzmap, vmin, vmax); break;
+        case 1: tile_b4_v1(groups, x0 + (<usize>(0) << 2), y + (<usize>(0) << 2), yStride, w, nnzmap, vmin, vmax); break;
       }
       p = full << 2;
       if (p + 2 <= pixels) {
-        tile_b4_p2(groups, x0 + (<usize>(p) << 2), xStride, y + (<usize>(p) << 2), yStride, w, nnzmap, vmin, vmax);
+        tile_b4_p2(groups, x0 + (<usize>(p) << 2), y + (<usize>(p) << 2), yStride, w, nnzmap, vmin, vmax);
         p += 2;
       }
-      if (p < pixels) tile_b4_p1(groups, x0 + (<usize>(p) << 2), xStride, y + (<usize>(p) << 2), yStride, w, nnzmap, vmin, vmax);
+      if (p < pixels) tile_b4_p1(groups, x0 + (<usize>(p) << 2), y + (<usize>(p) << 2), yStride, w, nnzmap, vmin, vmax);
     }
   } else {
+    const x0 = x + <usize>first * xStride;
     while (p + 4 <= pixels) {
-      scalar_b4_p4(groups, x0 + (<usize>(p) << 2), xStride, y + (<usize>(p) << 2), yStride, w, nnzmap, fmin, fmax);
+      scalar_b4_p4(groups, x0 + (<usize>(p) << 2), y + (<usize>(p) << 2), yStride, w, nnzmap, fmin, fmax);
       p += 4;
     }
     if (p + 2 <= pixels) {
-      scalar_b4_p2(groups, x0 + (<usize>(p) << 2), xStride, y + (<usize>(p) << 2), yStride, w, nnzmap, fmin, fmax);
+      scalar_b4_p2(groups, x0 + (<usize>(p) << 2), y + (<usize>(p) << 2), yStride, w, nnzmap, fmin, fmax);
       p += 2;
     }
     if (p + 1 <= pixels) {
-      scalar_b4_p1(groups, x0 + (<usize>(p) << 2), xStride, y + (<usize>(p) << 2), yStride, w, nnzmap, fmin, fmax);
+      scalar_b4_p1(groups, x0 + (<usize>(p) << 2), y + (<usize>(p) << 2), yStride, w, nnzmap, fmin, fmax);
       p += 1;
     }
   }

@@ -48,6 +48,7 @@ export interface Exports {
   spmm2: SpmmKernel;
   spmm4: SpmmKernel;
   spmmChunk(block: number): number;
+  spmmTileBytes(block: number, pixels: number): number;
   gemm(
     m: number,
     k: number,
@@ -128,6 +129,9 @@ type SpmmKernel = (
   first: number,
   min: number,
   max: number,
+  channels: number,
+  stage: number,
+  scratch: number,
 ) => void;
 
 const CODES: Record<number, Flavour> = { 2: "relaxed", 1: "simd", 0: "scalar" };
@@ -136,20 +140,58 @@ interface Uploaded {
   readonly section: PlanSection;
   readonly stream: Block;
   readonly nnzmap: Block;
+  /** Bytes per input-channel step the stream's increments are written for (0: none yet). */
+  scale: number;
+}
+
+/**
+ * When the 1-channel SIMD kernel stages its inputs: the tile's inputs over all input
+ * channels (channels times the widest tile's bytes) must take at least this many bytes, and
+ * each input channel must be read at least {@link STAGE_MIN_REUSE} times per tile on average.
+ *
+ * Staging copies each tile's inputs into one slot per channel before the tile runs, so the
+ * reads that follow touch one compact, line-aligned block instead of a stretch of every
+ * channel row (a page each on wide layers). It pays once the tile's inputs no longer fit in
+ * a 32 KiB L1 cache. Measured with bench/spmm_tune.ts on the MobileNet v1 layers at 90%:
+ * 256->256 at 28x28 and the 512- and 1024-channel layers gain 7-15%; 128->256 at 28x28
+ * (24 KiB of inputs per tile) loses 5%, and 256->512 at 14x14 (40 KiB) breaks even.
+ */
+export const STAGE_MIN_TILE_BYTES = 48 * 1024;
+/** Stored columns per input channel below which the copy does not pay: see {@link STAGE_MIN_TILE_BYTES}. */
+export const STAGE_MIN_REUSE = 16;
+
+/**
+ * Bytes per channel slot when a section's kernel should stage its inputs for a row of
+ * `pixels`, else 0 (see {@link STAGE_MIN_TILE_BYTES}).
+ * @internal
+ */
+export function stageBytes(
+  ex: Pick<Exports, "spmmTileBytes">,
+  flavour: Flavour,
+  s: PlanSection,
+  cin: number,
+  pixels: number,
+): number {
+  if (flavour === "scalar" || s.block !== 1 || s.dmap.length < STAGE_MIN_REUSE * cin) return 0;
+  const tile = ex.spmmTileBytes(s.block, pixels);
+  // Slots are whole 64-byte cache lines.
+  return cin * Math.min(tile, pixels * 4) >= STAGE_MIN_TILE_BYTES ? Math.ceil(tile / 64) * 64 : 0;
 }
 
 /**
  * The kernels' interleaved weight stream for one section (its format is documented in
  * as/gen_spmm.ts): per block, its biases, then its stored columns in chunks of `chunk`
- * (the chunk's weights, then its channel increments), then the leftover columns one by one
- * (weights, then increment). Returned as 32-bit words; increments are stored as int32 bits.
+ * (the chunk's weights, then its increments), then the leftover columns one by one
+ * (weights, then increment). Returned as 32-bit words. Increments are in bytes: each
+ * channel step times `scale`, the distance between input channels as the kernel reads them,
+ * modulo 2^32 (the kernel's pointer arithmetic wraps alike).
  * @internal
  */
-export function layoutStream(s: PlanSection, chunk: number): Uint32Array {
+export function layoutStream(s: PlanSection, chunk: number, scale: number): Uint32Array {
   const b = s.block;
   const words = new Uint32Array(s.weights.length + s.dmap.length);
   const wbits = new Uint32Array(s.weights.buffer, s.weights.byteOffset, s.weights.length);
-  const dbits = new Uint32Array(s.dmap.buffer, s.dmap.byteOffset, s.dmap.length);
+  const d = s.dmap;
   let o = 0, wi = 0, di = 0;
   for (let g = 0; g < s.groups; g++) {
     for (let c = 0; c < b; c++) words[o++] = wbits[wi++];
@@ -158,11 +200,11 @@ export function layoutStream(s: PlanSection, chunk: number): Uint32Array {
     let k = 0;
     for (; k < whole; k += chunk) {
       for (let i = 0; i < chunk * b; i++) words[o++] = wbits[wi++];
-      for (let i = 0; i < chunk; i++) words[o++] = dbits[di++];
+      for (let i = 0; i < chunk; i++) words[o++] = Math.imul(d[di++], scale);
     }
     for (; k < n; k++) {
       for (let i = 0; i < b; i++) words[o++] = wbits[wi++];
-      words[o++] = dbits[di++];
+      words[o++] = Math.imul(d[di++], scale);
     }
   }
   return words;
@@ -183,6 +225,7 @@ export function wasmBackend(instance: WebAssembly.Instance): Backend {
       "spmm2",
       "spmm4",
       "spmmChunk",
+      "spmmTileBytes",
       "gemm",
       "gemmScratchBytes",
       "depthwise",
@@ -218,13 +261,15 @@ export function wasmBackend(instance: WebAssembly.Instance): Backend {
     return block;
   }
 
-  function upload(plan: Conv1x1Plan): Uploaded[] {
+  /** Copies a plan's sections into the arena, increments written for `scales[i]` bytes. */
+  function upload(plan: Conv1x1Plan, scales: readonly number[]): Uploaded[] {
     const done: Uploaded[] = [];
     try {
-      for (const s of plan.sections) {
-        const stream = copyIn(layoutStream(s, chunks[s.block]), Uint32Array);
+      for (const [i, s] of plan.sections.entries()) {
+        const scale = scales[i];
+        const stream = copyIn(layoutStream(s, chunks[s.block], scale), Uint32Array);
         try {
-          done.push({ section: s, stream, nnzmap: copyIn(s.nnzmap, Uint32Array) });
+          done.push({ section: s, stream, nnzmap: copyIn(s.nnzmap, Uint32Array), scale });
         } catch (e) {
           arena.free(stream);
           throw e;
@@ -352,13 +397,13 @@ export function wasmBackend(instance: WebAssembly.Instance): Backend {
     }
   }
 
+  /** Runs `plan` on the validated `x` into `y` (from convDestination). */
   function runPlan(
     plan: Conv1x1Plan,
     sections: Uploaded[],
     x: Dense | Tensor,
-    out: Dense | Tensor | undefined,
+    y: Dense | Tensor,
   ): Dense | Tensor {
-    const y = convDestination(plan, x, out);
     const pixels = x.cols;
     const resident = isTensor(y);
     const count = plan.cout * pixels;
@@ -374,8 +419,23 @@ export function wasmBackend(instance: WebAssembly.Instance): Backend {
         yp = yb.ptr;
       }
       const stride = pixels * 4;
-      for (const u of sections) {
+      const stages = stagesFor(plan, pixels);
+      let scratch = 0;
+      const slot = Math.max(...stages);
+      if (slot > 0) {
+        const sb = arena.alloc(slot * plan.cin);
+        temps.push(sb);
+        scratch = sb.ptr;
+      }
+      for (const [i, u] of sections.entries()) {
         const s = u.section;
+        const scale = stages[i] || stride;
+        if (u.scale !== scale) {
+          // A prepared plan run on a new row length: rewrite its increments.
+          const words = layoutStream(s, chunks[s.block], scale);
+          new Uint32Array(arena.buffer, u.stream.ptr, words.length).set(words);
+          u.scale = scale;
+        }
         kernels[s.block](
           pixels,
           xp,
@@ -388,6 +448,9 @@ export function wasmBackend(instance: WebAssembly.Instance): Backend {
           s.first,
           plan.min,
           plan.max,
+          plan.cin,
+          stages[i],
+          scratch,
         );
       }
       const result = new Float32Array(arena.buffer, yp, count);
@@ -400,6 +463,11 @@ export function wasmBackend(instance: WebAssembly.Instance): Backend {
   }
 
   const prepared = new WeakMap<PreparedPlan, Uploaded[]>();
+
+  /** Per section, its staging slot bytes for rows of `pixels` (0: read in place). */
+  function stagesFor(plan: Conv1x1Plan, pixels: number): number[] {
+    return plan.sections.map((s) => stageBytes(ex, flavour, s, plan.cin, pixels));
+  }
 
   function conv1x1(p: Conv1x1Plan | PreparedPlan, x: Dense, out?: Dense): Dense;
   function conv1x1(p: Conv1x1Plan | PreparedPlan, x: Tensor, out: Tensor): Tensor;
@@ -417,12 +485,14 @@ export function wasmBackend(instance: WebAssembly.Instance): Backend {
           "was not prepared by this backend",
         );
       }
-      return runPlan(plan, sections, x, out);
+      return runPlan(plan, sections, x, convDestination(plan, x, out));
     }
     checkPlan(plan);
-    const sections = upload(plan);
+    const y = convDestination(plan, x, out);
+    const stages = stagesFor(plan, x.cols);
+    const sections = upload(plan, stages.map((b) => b || x.cols * 4));
     try {
-      return runPlan(plan, sections, x, out);
+      return runPlan(plan, sections, x, y);
     } finally {
       release(sections);
     }
@@ -628,7 +698,8 @@ export function wasmBackend(instance: WebAssembly.Instance): Backend {
     alloc: (rows, cols) => makeTensor(rows, cols),
     prepare(plan: Conv1x1Plan): PreparedPlan {
       checkPlan(plan);
-      const sections = upload(plan);
+      // Increments are written when the plan first runs, for its row length.
+      const sections = upload(plan, plan.sections.map(() => 0));
       let disposed = false;
       const handle: PreparedPlan = {
         plan,

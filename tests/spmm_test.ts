@@ -13,11 +13,44 @@ import {
   referenceGemm,
   spmm,
 } from "../mod.ts";
-import { assertWithinBound, denseArb, productBound, sparseArb, spmmCaseArb } from "../testing.ts";
+import {
+  assertWithinBound,
+  denseArb,
+  productBound,
+  seededRandom,
+  sparseArb,
+  spmmCaseArb,
+} from "../testing.ts";
+import { type Exports, STAGE_MIN_TILE_BYTES, stageBytes } from "../kernels/wasm.ts";
 import { allBackends } from "./backends.ts";
 
 const backends = await allBackends();
 const RUNS = 150;
+
+// The kernel module's own tiling, to pick layers wide enough that the SIMD kernels stage.
+const { instance } = await WebAssembly.instantiate(
+  await Deno.readFile(new URL("../as/build/sparsekit.relaxed.wasm", import.meta.url)),
+  {},
+);
+const kernelModule = instance.exports as unknown as Pick<Exports, "spmmTileBytes">;
+
+/**
+ * A 1x1 layer (`cout` rows at density 0.9, so each input channel is read 0.9 * cout times
+ * per tile) just wide enough that `pixels`-long rows stage their inputs on SIMD flavours.
+ */
+function wideLayer(seed: number, pixels: number, extra: number, cout = 20) {
+  const rand = seededRandom(seed);
+  const tile = kernelModule.spmmTileBytes(1, pixels);
+  const cin = Math.ceil(STAGE_MIN_TILE_BYTES / Math.min(tile, 4 * pixels)) + extra;
+  const w = dense(
+    cout,
+    cin,
+    Array.from({ length: cout * cin }, () => (rand() < 0.9 ? rand() - 0.5 : 0)),
+  );
+  const x = dense(cin, pixels, Array.from({ length: cin * pixels }, () => 4 * rand() - 2));
+  const bias = Array.from({ length: cout }, () => rand() - 0.5);
+  return { w, x, bias };
+}
 
 Deno.test("every flavour is found on this host", () => {
   // CI runs Deno on x86-64 / arm64, where relaxed SIMD and SIMD are both available.
@@ -115,5 +148,54 @@ for (const backend of backends) {
     const plan = packConv1x1(csrFromDense(full), { blockSize: 4 });
     assert.equal(plan.stored, 30);
     assert.deepEqual(conv1x1(plan, x, { backend }).data, referenceConv1x1(full, x).data);
+  });
+
+  Deno.test(`${backend.flavour}: conv1x1 on wide layers (staged inputs) matches the reference`, () => {
+    const simd = backend.flavour === "relaxed" || backend.flavour === "simd";
+    fc.assert(
+      fc.property(
+        fc.integer(),
+        // Rows cut into tiles of whole vectors, and rows of 16-47 pixels with a ragged end.
+        fc.oneof(fc.integer({ min: 16, max: 60 }), fc.constantFrom(49, 97, 196, 260)),
+        fc.integer({ min: 0, max: 40 }),
+        fc.constantFrom([-Infinity, Infinity], [0, 6]),
+        (seed, pixels, extra, [min, max]) => {
+          const { w, x, bias } = wideLayer(seed, pixels, extra);
+          const plan = packConv1x1(w, { bias, min, max, blockSize: 1 });
+          const s = plan.sections[0];
+          if (backend.flavour !== "js") {
+            assert.equal(stageBytes(kernelModule, backend.flavour, s, w.cols, pixels) > 0, simd);
+          }
+          const want = referenceConv1x1(w, x, { bias, min, max });
+          const bound = productBound(w, x, bias);
+          assertWithinBound(conv1x1(plan, x, { backend }), want, bound, w.cols);
+          using prepared = backend.prepare(plan);
+          using xt = backend.upload(x);
+          using yt = backend.alloc(w.rows, x.cols);
+          backend.conv1x1(prepared, xt, yt);
+          assertWithinBound(yt.read(), want, bound, w.cols);
+        },
+      ),
+      { numRuns: 40 },
+    );
+  });
+
+  Deno.test(`${backend.flavour}: a prepared plan runs on rows of changing lengths`, () => {
+    // Staged (196, 49, 23 pixels) and read in place (5 and 8 pixels are too narrow), in turn:
+    // the plan's stream is rewritten for each row length it meets.
+    const { w } = wideLayer(7, 23, 0, 24);
+    const bias = Array.from({ length: 24 }, (_, i) => i / 8 - 1);
+    const plan = packConv1x1(w, { bias, min: -3, max: 3, blockSize: 1 });
+    using prepared = backend.prepare(plan);
+    const rand = seededRandom(11);
+    for (const pixels of [196, 49, 5, 196, 23, 8, 8, 49]) {
+      const x = dense(w.cols, pixels, Array.from({ length: w.cols * pixels }, () => rand() - 0.5));
+      assertWithinBound(
+        conv1x1(prepared, x),
+        referenceConv1x1(w, x, { bias, min: -3, max: 3 }),
+        productBound(w, x, bias),
+        w.cols,
+      );
+    }
   });
 }
