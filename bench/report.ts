@@ -656,15 +656,25 @@ function boundsSection(b: BoundsCheckResults | undefined, peak: number | undefin
       } |`,
     );
   }
+  const cost = (id: string) => {
+    const a = b.checked[id], u = b.unchecked[id];
+    return a === undefined || u === undefined
+      ? "–"
+      : `${Math.round(100 * (1 - geomean(a) / geomean(u)))}%`;
+  };
+  const u90 = b.unchecked["u90"];
   md.push(
     "",
-    "The checks cost the unstructured kernel about a tenth of its speed, the blocked kernels " +
-      "and the GEMM less (they load less per multiply-add), so they are one limit, not the " +
-      "only one: without them the 1-channel kernel still spends about four instructions per " +
-      "multiply-add (the input load, its address, the multiply-add, and its share of the " +
-      "weight, increment and loop), and on the layers with few nonzeros per output channel, " +
-      "the clamp and store of every output and the memory traffic. These runs time each layer " +
-      "alone, after a long warm-up, so their figures may differ from the suite's above.",
+    `The checks take ${cost("u90")} of the unstructured kernel's time, ${cost("b4-90")} of the ` +
+      `1x4 kernel's and ${cost("dense")} of the GEMM's (those load less per multiply-add). ` +
+      "Without them the unstructured kernel would run at " +
+      (u90 === undefined ? "–" : pct(geomean(u90))) +
+      " of peak: in Deno they are what stands between it and the 55% target. The rest is " +
+      "the kernel's own work: about three instructions per multiply-add (the input load, its " +
+      "address, the multiply-add) plus its share of the weight, increment and loop, and on the " +
+      "layers with few nonzeros per output channel, the clamp and store of every output. " +
+      "These runs time each layer alone, after a long warm-up, so their figures may differ " +
+      "from the suite's above.",
     "",
   );
   return md;
@@ -882,12 +892,16 @@ export function renderReport(
         "the per-column work, and run at about 27 GFLOP/s where the same layer on 48-pixel rows " +
         "(one 12-vector tile) reaches about 34 (58% of peak); the first layer (32->64 at " +
         "112x112, about three nonzeros per output channel) spends about a third of its time " +
-        "storing its 3.2 MB of output (86 µs with no nonzeros at all, 252 µs at 90%). Tried and " +
-        "not kept, all slower or no better: four columns per trip (8- and 10-vector tiles), one " +
+        "storing its 3.2 MB of output (86 µs with no nonzeros at all, 252 µs at 90%). On the " +
+        "wide layers, where reading a tile's inputs from every channel row touched a page per " +
+        "row, the kernel now first copies them into one compact block (staging, see " +
+        "docs/architecture.md): 7-15% on the layers from 256->256 at 28x28 down. Tried and not " +
+        "kept, all slower or no better: four columns per trip (8- and 10-vector tiles), one " +
         "vector load for a trip's two weights and increments (increments taken from its lanes), " +
-        "a 13th accumulator or a 1-pixel lane for 196- and 49-pixel rows, and splitting the " +
-        "input channels so each part of the input stays in L1 (the inputs come from L2 fast " +
-        "enough: the instructions are the limit).",
+        "a 13th accumulator or a 1-pixel lane for 196- and 49-pixel rows, splitting the input " +
+        "channels so each part of the input stays in L1 (the partial sums' extra traffic costs " +
+        "more than it saves), and reversing every other row's column order so consecutive rows " +
+        "meet in the inputs they share.",
       "",
       ...boundsSection(bounds, peak?.peakGflops),
       "### Roofline of this host",
