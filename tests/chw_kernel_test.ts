@@ -17,32 +17,21 @@ import {
 } from "../mod.ts";
 import type { Exports } from "../kernels/wasm.ts";
 import { assertWithinBound, seededRandom } from "../testing.ts";
+import { loadKernelExports } from "./backends.ts";
 
 const FLAVOURS = ["relaxed", "simd", "scalar"] as const;
 
-type ChwExports =
-  & Pick<
-    Exports,
-    | "memory"
-    | "heapBase"
-    | "depthwise"
-    | "depthwiseScratchBytes"
-    | "conv2d"
-    | "conv2dScratchBytes"
-    | "globalAvgPool"
-    | "add"
-  >
-  & { _initialize?: () => void };
-
-async function load(flavour: string): Promise<ChwExports> {
-  const bytes = await Deno.readFile(
-    new URL(`../as/build/sparsekit.${flavour}.wasm`, import.meta.url),
-  );
-  const { instance } = await WebAssembly.instantiate(bytes, {});
-  const ex = instance.exports as unknown as ChwExports;
-  ex._initialize?.();
-  return ex;
-}
+type ChwExports = Pick<
+  Exports,
+  | "memory"
+  | "heapBase"
+  | "depthwise"
+  | "depthwiseScratchBytes"
+  | "conv2d"
+  | "conv2dScratchBytes"
+  | "globalAvgPool"
+  | "add"
+>;
 
 const GUARD = 32; // floats of sentinel around every region
 const SENTINEL = 0x7fa5a5a5; // a NaN pattern no kernel result can equal bit for bit
@@ -281,7 +270,7 @@ const depthwiseArb: fc.Arbitrary<DepthwiseCase> = fc.constantFrom(3, 5).chain((k
 });
 
 for (const flavour of FLAVOURS) {
-  const ex = await load(flavour);
+  const ex: ChwExports = await loadKernelExports(flavour);
 
   Deno.test(`depthwise kernel (${flavour}): within bounds, every output written once`, () => {
     fc.assert(fc.property(depthwiseArb, (c) => checkDepthwise(ex, c)), { numRuns: 400 });

@@ -7,22 +7,11 @@ import fc from "fast-check";
 import assert from "node:assert/strict";
 import type { Exports } from "../kernels/wasm.ts";
 import { seededRandom } from "../testing.ts";
+import { loadKernelExports } from "./backends.ts";
 
 const FLAVOURS = ["relaxed", "simd", "scalar"] as const;
 
-type GemmExports = Pick<Exports, "memory" | "heapBase" | "gemm" | "gemmScratchBytes"> & {
-  _initialize?: () => void;
-};
-
-async function load(flavour: string): Promise<GemmExports> {
-  const bytes = await Deno.readFile(
-    new URL(`../as/build/sparsekit.${flavour}.wasm`, import.meta.url),
-  );
-  const { instance } = await WebAssembly.instantiate(bytes, {});
-  const ex = instance.exports as unknown as GemmExports;
-  ex._initialize?.();
-  return ex;
-}
+type GemmExports = Pick<Exports, "memory" | "heapBase" | "gemm" | "gemmScratchBytes">;
 
 const rng = seededRandom;
 
@@ -180,7 +169,7 @@ const BIG: [number, number, number][] = [
 ];
 
 for (const flavour of FLAVOURS) {
-  const ex = await load(flavour);
+  const ex: GemmExports = await loadKernelExports(flavour);
 
   Deno.test(`gemm kernel (${flavour}): random shapes match the f64 reference`, () => {
     fc.assert(fc.property(caseArb, (c) => check(ex, c)), { numRuns: 400 });

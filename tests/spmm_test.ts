@@ -21,18 +21,14 @@ import {
   sparseArb,
   spmmCaseArb,
 } from "../testing.ts";
-import { type Exports, STAGE_MIN_TILE_BYTES, stageBytes } from "../kernels/wasm.ts";
-import { allBackends } from "./backends.ts";
+import { STAGE_MIN_TILE_BYTES, stageBytes } from "../kernels/wasm.ts";
+import { allBackends, loadKernelExports } from "./backends.ts";
 
 const backends = await allBackends();
 const RUNS = 150;
 
 // The kernel module's own tiling, to pick layers wide enough that the SIMD kernels stage.
-const { instance } = await WebAssembly.instantiate(
-  await Deno.readFile(new URL("../as/build/sparsekit.relaxed.wasm", import.meta.url)),
-  {},
-);
-const kernelModule = instance.exports as unknown as Pick<Exports, "spmmTileBytes">;
+const kernelModule = await loadKernelExports("relaxed");
 
 /**
  * A 1x1 layer (`cout` rows at density 0.9, so each input channel is read 0.9 * cout times
