@@ -397,12 +397,16 @@ export function wasmBackend(instance: WebAssembly.Instance): Backend {
     }
   }
 
-  /** Runs `plan` on the validated `x` into `y` (from convDestination). */
+  /**
+   * Runs `plan` on the validated `x` into `y` (from convDestination), each section staged as
+   * `stages` says (from stagesFor).
+   */
   function runPlan(
     plan: Conv1x1Plan,
     sections: Uploaded[],
     x: Dense | Tensor,
     y: Dense | Tensor,
+    stages: readonly number[],
   ): Dense | Tensor {
     const pixels = x.cols;
     const resident = isTensor(y);
@@ -419,7 +423,6 @@ export function wasmBackend(instance: WebAssembly.Instance): Backend {
         yp = yb.ptr;
       }
       const stride = pixels * 4;
-      const stages = stagesFor(plan, pixels);
       let scratch = 0;
       const slot = Math.max(...stages);
       if (slot > 0) {
@@ -485,14 +488,15 @@ export function wasmBackend(instance: WebAssembly.Instance): Backend {
           "was not prepared by this backend",
         );
       }
-      return runPlan(plan, sections, x, convDestination(plan, x, out));
+      const y = convDestination(plan, x, out);
+      return runPlan(plan, sections, x, y, stagesFor(plan, x.cols));
     }
     checkPlan(plan);
     const y = convDestination(plan, x, out);
     const stages = stagesFor(plan, x.cols);
     const sections = upload(plan, stages.map((b) => b || x.cols * 4));
     try {
-      return runPlan(plan, sections, x, y);
+      return runPlan(plan, sections, x, y, stages);
     } finally {
       release(sections);
     }
