@@ -1,9 +1,10 @@
 /**
- * What a kernel's hot loop is made of, instruction by instruction, on this host: runs one
+ * What a kernel's main loop is made of, instruction by instruction, on this host: runs one
  * MobileNet v1 1x1 layer in a child process under V8's `--perf-prof` (which writes every piece
  * of JIT code to a jitdump file), disassembles the optimised (TurboFan) wasm function with the
- * most multiply-adds with objdump, picks its loop with the most multiply-adds and sorts that
- * loop's instructions by kind.
+ * most multiply-adds with objdump, picks its innermost loop with the most multiply-adds (the
+ * widest tile's, whether or not this layer's rows use that tile) and sorts that loop's
+ * instructions by kind.
  *
  * It shows where the kernel's instruction budget goes: without V8's trap handler (Deno installs
  * none, denoland/deno#35658) every wasm memory access carries an explicit bounds check, a
@@ -12,8 +13,8 @@
  *
  * Usage: deno task bench:asm [--layer 5] [--config u90|b4-90|dense] [--flavour relaxed]
  *          [--print]
- * `--layer` is 1-based over the nine layers (default 5: 256->256 @28x28); `--print` also lists
- * the loop's instructions. Needs objdump (Debian: binutils) and an x86-64 host.
+ * `--layer` is 1-based over the nine layers (default 5: 256->256 @28x28; the layer run decides
+ * which kernel V8 optimises); `--print` also lists the loop's instructions. Needs objdump (Debian: binutils) and an x86-64 host.
  * @module
  */
 import { init } from "../mod.ts";
@@ -40,6 +41,7 @@ export const KINDS = [
   "scalar load",
   "bounds check (compare + branch)",
   "bounds limit (lea)",
+  "register spill (stack)",
   "pointer arithmetic",
   "loop control",
   "other",
@@ -101,7 +103,7 @@ function jumpTarget(i: Insn): number {
  * other backward jump) with the most multiply-adds; the shortest such loop on a tie. Empty
  * when there is none.
  */
-export function hottestLoop(code: readonly Insn[]): Insn[] {
+export function mainLoop(code: readonly Insn[]): Insn[] {
   let best: Insn[] = [];
   let bestCount = 0;
   for (const j of code) {
@@ -120,7 +122,8 @@ export function hottestLoop(code: readonly Insn[]): Insn[] {
 }
 
 /**
- * Sorts a loop's instructions by {@link Kind}. A bounds check is a compare followed by a
+ * Sorts a loop's instructions by {@link Kind}. Moves to and from the stack frame are register
+ * spills (wasm memory is reached through another register). A bounds check is a compare followed by a
  * conditional branch out of the loop (to the out-of-line trap); the `lea` whose result such a
  * compare reads is its limit. The interrupt check V8 puts on every loop back edge (a compare
  * of a byte with 0, then a branch) and the backward branch count as loop control.
@@ -138,7 +141,11 @@ export function classify(loop: readonly Insn[]): Kind[] {
     const { op, args } = loop[i];
     const memSource = /^[^,]*\(/.test(args);
     if (isMultiplyAdd(loop[i])) kinds[i] = "multiply-add";
-    else if (/^v(movdqu|movups|movaps|movdqa|broadcastss|movss|movq|movd)$/.test(op) && memSource) {
+    else if (/\(%r[bs]p\)/.test(args) && op !== "lea" && !op.startsWith("cmp")) {
+      kinds[i] = "register spill (stack)";
+    } else if (
+      /^v(movdqu|movups|movaps|movdqa|broadcastss|movss|movq|movd)$/.test(op) && memSource
+    ) {
       kinds[i] = "vector load";
     } else if (/^mov/.test(op) && memSource && !/%xmm/.test(args)) kinds[i] = "scalar load";
     else if (op.startsWith("cmp") && i + 1 < loop.length && exits(i + 1)) {
@@ -212,7 +219,16 @@ async function child(o: Options): Promise<void> {
 }
 
 async function run(cmd: string, args: string[], cwd?: string): Promise<string> {
-  const { code, stdout, stderr } = await new Deno.Command(cmd, { args, cwd }).output();
+  let result: Deno.CommandOutput;
+  try {
+    result = await new Deno.Command(cmd, { args, cwd }).output();
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) {
+      throw new Error(`${cmd} not found: bench/kernel_asm.ts needs it (Debian: binutils)`);
+    }
+    throw e;
+  }
+  const { code, stdout, stderr } = result;
   if (code !== 0) throw new Error(`${cmd} failed: ${new TextDecoder().decode(stderr)}`);
   return new TextDecoder().decode(stdout);
 }
@@ -253,14 +269,14 @@ async function main(o: Options): Promise<void> {
       if (!best || madds > best.madds) best = { name: r.name, code, madds };
     }
     if (!best || best.madds === 0) throw new Error("no optimised wasm function with multiply-adds");
-    const loop = hottestLoop(best.code);
+    const loop = mainLoop(best.code);
     const kinds = classify(loop);
     const counts = tally(kinds);
     const madds = counts.get("multiply-add")!;
     const layer = LAYERS[o.layer - 1];
     console.log(`${layer.name}, ${o.config}, ${o.flavour} flavour, Deno ${Deno.version.deno}`);
     console.log(
-      `${best.name}: hottest loop ${loop.length} instructions, ${madds} multiply-adds`,
+      `${best.name}: main loop ${loop.length} instructions, ${madds} multiply-adds`,
     );
     console.log("kind                               count   per multiply-add");
     for (const [k, n] of counts) {

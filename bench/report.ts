@@ -876,16 +876,21 @@ export function renderReport(
       "",
       "### What limits the sparse figures",
       "",
-      "In unstructured sparsity every multiply-add needs an input vector of its own. In the " +
-        "machine code V8 writes for the 1-channel kernel (read from a `--perf-prof` dump), one " +
-        "trip of the main loop over two stored columns of an 11-vector tile is 22 input loads, " +
-        "each behind its own bounds check (`cmp` and `jae`: Deno runs V8 without the " +
-        "WebAssembly trap handler, denoland/deno#35658), 11 `lea` computing the checks' limits, " +
-        "22 multiply-adds, and about 20 more instructions for the two weights and increments " +
-        "(their loads checked too), the loop and V8's interrupt check: about 4.5 instructions " +
-        "per multiply-add, which holds the kernel near half of the FMA peak. Output-channel " +
-        "blocks reuse each input load for 2 or 4 multiply-adds, which is why 1x4 blocks run " +
-        "much closer to peak.",
+      "In unstructured sparsity every multiply-add needs an input vector of its own. " +
+        "`deno task bench:asm` (bench/kernel_asm.ts) disassembles the machine code V8 writes " +
+        "for a kernel (from a `--perf-prof` dump) and sorts its main loop's instructions by " +
+        "kind. For the 1-channel kernel on 256->256 at 28x28, one trip of the main loop over " +
+        "two stored columns of a 12-vector tile is 135 instructions for 24 multiply-adds: 24 " +
+        "input loads and 4 loads of weights and increments, each behind its own bounds check " +
+        "(a `cmp` and a `jae`, 56 instructions: Deno runs V8 without the WebAssembly trap " +
+        "handler, denoland/deno#35658), 14 `lea` computing the checks' limits, 4 moves of an " +
+        "accumulator to and from the stack (the twelve accumulators, two weights and two " +
+        "inputs a trip keeps live are one more than the 15 vector registers V8 allocates) and 9 " +
+        "for the pointers, the loop " +
+        "and V8's interrupt check: 5.6 instructions per multiply-add, which " +
+        "holds the kernel near half of the FMA peak. Output-channel blocks reuse each input " +
+        "load for 2 or 4 multiply-adds: on the same layer the 1x4 kernel's loop is 3.7 instructions per " +
+        "multiply-add and the dense GEMM's 3.9, which is why they run much closer to peak.",
       "",
       "Where the unstructured layers lose beyond that (measured with `bench/spmm_tune.ts`, " +
         "relaxed): the 7x7 layers' 49-pixel rows need two tiles (7 and 6 vectors), each paying " +
@@ -900,8 +905,13 @@ export function renderReport(
         "vector load for a trip's two weights and increments (increments taken from its lanes), " +
         "a 13th accumulator or a 1-pixel lane for 196- and 49-pixel rows, splitting the input " +
         "channels so each part of the input stays in L1 (the partial sums' extra traffic costs " +
-        "more than it saves), and reversing every other row's column order so consecutive rows " +
-        "meet in the inputs they share.",
+        "more than it saves), reversing every other row's column order so consecutive rows " +
+        "meet in the inputs they share, 8-, 10- or 11-vector tiles throughout (11 needs no " +
+        "spill, and gains under 1%), splitting a tile's " +
+        "loads over two base pointers (half the limit `lea`s), loading the next tile's input " +
+        "lines or the output lines ahead of use (wasm has no prefetch), and running the large " +
+        "layers in bands of 384 to 1536 pixels by blocks of 8 to 64 output channels, so the " +
+        "output is written as a few sequential streams.",
       "",
       ...boundsSection(bounds, peak?.peakGflops),
       "### Roofline of this host",
@@ -1030,6 +1040,8 @@ export function renderReport(
     "deno run --allow-read bench/tfjs.ts --model v2                             # TensorFlow.js alone (MobileNet v2)",
     "deno bench --allow-read bench/spmm_bench.ts                                # deno bench",
     "deno run --allow-read bench/roofline.ts                                    # the roofline alone",
+    "deno task bench:bounds                     # what the wasm bounds checks cost (bench/results/bounds-checks.json)",
+    "deno task bench:asm --config u90           # instruction mix of a kernel's main loop (also b4-90, dense; --layer 1-9)",
     "deno run --allow-read --allow-write bench/report.ts bench/results/latest.json  # re-render",
     "```",
     "",
