@@ -42,6 +42,7 @@ export const KINDS = [
   "bounds check (compare + branch)",
   "bounds limit (lea)",
   "register spill (stack)",
+  "lane splat (shuffle)",
   "pointer arithmetic",
   "loop control",
   "other",
@@ -123,9 +124,9 @@ export function mainLoop(code: readonly Insn[]): Insn[] {
 
 /**
  * Sorts a loop's instructions by {@link Kind}. Moves to and from the stack frame are register
- * spills (wasm memory is reached through another register). A bounds check is a compare followed by a
- * conditional branch out of the loop (to the out-of-line trap); the `lea` whose result such a
- * compare reads is its limit. The interrupt check V8 puts on every loop back edge (a compare
+ * spills (wasm memory is reached through another register). A bounds check is a compare
+ * followed by a conditional branch out of the loop (to the out-of-line trap); the `lea` whose
+ * result such a compare reads is its limit. The interrupt check V8 puts on every loop back edge (a compare
  * of a byte with 0, then a branch) and the backward branch count as loop control.
  */
 export function classify(loop: readonly Insn[]): Kind[] {
@@ -148,6 +149,7 @@ export function classify(loop: readonly Insn[]): Kind[] {
     ) {
       kinds[i] = "vector load";
     } else if (/^mov/.test(op) && memSource && !/%xmm/.test(args)) kinds[i] = "scalar load";
+    else if (/^v(pshufd|shufps|permilps|broadcastss)$/.test(op)) kinds[i] = "lane splat (shuffle)";
     else if (op.startsWith("cmp") && i + 1 < loop.length && exits(i + 1)) {
       const control = /^\$0x0,/.test(args);
       kinds[i] = kinds[i + 1] = control ? "loop control" : "bounds check (compare + branch)";
@@ -198,9 +200,12 @@ function options(): Options {
   if (!Number.isInteger(layer) || layer < 1 || layer > LAYERS.length) {
     throw new RangeError(`--layer: expected 1 to ${LAYERS.length}, got ${get("layer", "")}`);
   }
+  const id = get("config", "u90");
+  const ids = ["u70", "u80", "u90", "u95", "b4-90", "dense"];
+  if (!ids.includes(id)) throw new RangeError(`--config: expected one of ${ids}, got ${id}`);
   return {
     layer,
-    config: get("config", "u90") as ConfigId | "dense",
+    config: id as ConfigId | "dense",
     flavour: get("flavour", "relaxed") as Flavour,
     print: Deno.args.includes("--print"),
   };

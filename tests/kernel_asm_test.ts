@@ -25,6 +25,7 @@ Disassembly of section .data:
      13a:	jae    0xc0a
      140:	vmovdqu 0x10(%rsi,%rdi,1),%xmm0
      146:	vfmadd231ps %xmm1,%xmm0,%xmm11
+     149:	vpshufd $0x55,%xmm11,%xmm13
      14b:	vmovups %xmm2,-0xa0(%rbp)
      14e:	mov    0x4(%rsi,%r8,1),%edi
      150:	add    %edi,%ecx
@@ -38,7 +39,7 @@ Disassembly of section .data:
 
 Deno.test("kernel_asm: objdump listing parsed and its innermost loop found", () => {
   const code = parseObjdump(LISTING);
-  assert.equal(code.length, 25);
+  assert.equal(code.length, 26);
   assert.deepEqual(code[0], { at: 0x100, op: "mov", args: "%ecx,%edi" });
   const loop = mainLoop(code);
   // The inner loop runs from the interrupt check at 0x102 to the branch back at 0x159. The
@@ -66,6 +67,7 @@ Deno.test("kernel_asm: loop instructions sorted by kind", () => {
     "bounds check (compare + branch)",
     "vector load",
     "multiply-add",
+    "lane splat (shuffle)",
     "register spill (stack)",
     "scalar load",
     "pointer arithmetic",
