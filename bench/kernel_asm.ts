@@ -283,17 +283,13 @@ async function main(o: Options): Promise<void> {
     console.log(
       `${best.name}: main loop ${loop.length} instructions, ${madds} multiply-adds`,
     );
-    console.log("kind                               count   per multiply-add");
-    for (const [k, n] of counts) {
+    const row = (label: string, n: number) =>
       console.log(
-        `${k.padEnd(33)} ${String(n).padStart(6)}   ${(n / madds).toFixed(2).padStart(16)}`,
+        `${label.padEnd(33)} ${String(n).padStart(6)}   ${(n / madds).toFixed(2).padStart(16)}`,
       );
-    }
-    console.log(
-      `${"all".padEnd(33)} ${String(loop.length).padStart(6)}   ${
-        (loop.length / madds).toFixed(2).padStart(16)
-      }`,
-    );
+    console.log("kind                               count   per multiply-add");
+    for (const [k, n] of counts) row(k, n);
+    row("all", loop.length);
     if (o.print) {
       for (const [i, insn] of loop.entries()) {
         console.log(
